@@ -1,0 +1,209 @@
+"""Text -> model input, written once for training and serving.
+
+This module imports no torch: the Lambda functions use it exactly as training does. Everything
+it needs travels in the bundle as ``preprocess.json`` (`PreprocessConfig.to_json`), and
+`Preprocessor.from_json` rebuilds the same transformation from that file alone.
+
+The transformation:
+
+1. normalize: ``<br />`` tags become spaces, HTML entities are unescaped, Unicode is NFKC
+   normalized and case-folded, and control / format characters (NUL included) become spaces;
+2. tokenize: words (letters and digits, with inner apostrophes such as ``don't``) and every
+   other visible character as a token of its own (``!``, ``?``, emoji, ...);
+3. truncate: at most ``max_tokens`` tokens, keeping the head and the tail of a long text
+   (reviews tend to state their verdict at the end);
+4. hash: each token to a stable 64-bit value (CRC-32 of its UTF-8 bytes, mixed), then every
+   n-gram of the configured orders to a bucket in ``[1, num_buckets)``; id 0 is padding;
+5. optionally keep each distinct bucket once (``unique_ngrams``: a binary bag of n-grams).
+
+Hashing needs no vocabulary, so ``preprocess.json`` stays a few hundred bytes and any text, in
+any script, maps to valid ids. It is deterministic across processes and machines (no use of
+Python's salted ``hash``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+FORMAT_VERSION = 1
+PADDING_ID = 0
+DEFAULT_LABELS = ("negative", "positive")
+
+_BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+# A word is a run of letters/digits that may hold inner apostrophes ("don't", "l'homme");
+# any other visible character is a token of its own.
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_", re.UNICODE)
+# Control (Cc), format (Cf), surrogate (Cs), private use (Co) and unassigned (Cn) characters.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+# Odd 64-bit constants (splitmix64 and golden-ratio multipliers).
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_POSITION_MULTIPLIERS = tuple(
+    np.uint64(m)
+    for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+)
+MAX_NGRAM_ORDER = len(_POSITION_MULTIPLIERS)
+
+
+class PreprocessConfigError(ValueError):
+    """``preprocess.json`` is missing fields, has wrong values or an unknown format."""
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Everything that turns text into model input; saved as ``preprocess.json``."""
+
+    num_buckets: int = 1 << 20
+    ngram_orders: tuple[int, ...] = (1, 2, 3)
+    max_tokens: int = 4096
+    unique_ngrams: bool = False  # each distinct n-gram once (binary bag), order lost
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    input_name: str = "input_ids"
+    output_name: str = "probabilities"
+    format: int = field(default=FORMAT_VERSION)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ngram_orders", tuple(int(n) for n in self.ngram_orders))
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        if self.format != FORMAT_VERSION:
+            raise PreprocessConfigError(
+                f"preprocess format {self.format!r} is not supported (expected {FORMAT_VERSION})"
+            )
+        if not isinstance(self.num_buckets, int) or not 2 <= self.num_buckets <= 1 << 30:
+            raise PreprocessConfigError("num_buckets must be an integer from 2 to 2**30")
+        if not self.ngram_orders or any(
+            not 1 <= n <= MAX_NGRAM_ORDER for n in self.ngram_orders
+        ) or len(set(self.ngram_orders)) != len(self.ngram_orders):
+            raise PreprocessConfigError(
+                f"ngram_orders must be distinct integers from 1 to {MAX_NGRAM_ORDER}"
+            )
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise PreprocessConfigError("max_tokens must be a positive integer")
+        if len(self.labels) < 2:
+            raise PreprocessConfigError("labels must name at least two classes")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "PreprocessConfig":
+        try:
+            raw = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise PreprocessConfigError(f"preprocess.json is not valid JSON: {error}") from None
+        if not isinstance(raw, dict):
+            raise PreprocessConfigError("preprocess.json must hold a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise PreprocessConfigError(f"preprocess.json has unknown fields: {unknown}")
+        try:
+            return cls(**raw)
+        except TypeError as error:
+            raise PreprocessConfigError(f"preprocess.json is invalid: {error}") from None
+
+
+def normalize(text: str) -> str:
+    """HTML breaks and entities resolved, NFKC, case-folded, invisible characters as spaces."""
+    text = html.unescape(_BREAK_TAG.sub(" ", text))
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isprintable():
+        text = "".join(
+            " " if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in text
+        )
+    return text
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalized tokens of ``text`` (words, and single punctuation/symbol characters)."""
+    return _TOKEN.findall(normalize(text))
+
+
+def _truncate(tokens: list[str], max_tokens: int) -> list[str]:
+    if len(tokens) <= max_tokens:
+        return tokens
+    head = (max_tokens + 1) // 2
+    tail = max_tokens - head
+    return tokens[:head] + (tokens[-tail:] if tail else [])
+
+
+def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
+    # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") still
+    # encodes, deterministically, instead of raising.
+    return np.fromiter(
+        (zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens),
+        dtype=np.uint64,
+        count=len(tokens),
+    )
+
+
+def _finalize(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer: spreads the bits so that the modulo below is uniform."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * _MIX_1
+    values = values ^ (values >> np.uint64(27))
+    values = values * _MIX_2
+    return values ^ (values >> np.uint64(31))
+
+
+class Preprocessor:
+    """Turns texts into padded ``int64`` id matrices as the model expects them."""
+
+    def __init__(self, config: PreprocessConfig) -> None:
+        self.config = config
+        self._bucket_span = np.uint64(config.num_buckets - 1)
+        self._order_salts = {n: np.uint64(n * 0x100000001B3) for n in config.ngram_orders}
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Preprocessor":
+        return cls(PreprocessConfig.from_json(text))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Bucket ids (``int64``, every value in ``[1, num_buckets)``) of one text's n-grams.
+
+        An empty or token-free text gives an empty array; `encode_batch` pads it.
+        """
+        tokens = _truncate(tokenize(text), self.config.max_tokens)
+        hashes = _token_hashes(tokens)
+        count = len(hashes)
+        parts = []
+        with np.errstate(over="ignore"):
+            for order in self.config.ngram_orders:
+                if count < order:
+                    continue
+                combined = self._order_salts[order] + np.zeros(count - order + 1, np.uint64)
+                for position in range(order):
+                    combined = combined + hashes[position : count - order + 1 + position] * (
+                        _POSITION_MULTIPLIERS[position]
+                    )
+                parts.append(_finalize(combined))
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        mixed = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
+        return np.unique(ids) if self.config.unique_ngrams else ids
+
+    def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
+        return [self.encode(text) for text in texts]
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """A ``[len(texts), longest]`` matrix padded with `PADDING_ID` (at least one column)."""
+        return pad(self.encode_many(texts))
+
+
+def pad(sequences: Sequence[np.ndarray], min_length: int = 1) -> np.ndarray:
+    """Right-pads id arrays with `PADDING_ID` into one ``int64`` matrix."""
+    length = max([min_length, *(len(s) for s in sequences)])
+    matrix = np.full((len(sequences), length), PADDING_ID, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        matrix[row, : len(sequence)] = sequence
+    return matrix

@@ -1,0 +1,119 @@
+"""Where bundles live: a local folder or an S3 prefix, behind one small interface.
+
+``open_location("out/models")`` and ``open_location("s3://bucket/models")`` give the same
+operations, so training publishes (and tests read back) the same layout in both places. The S3
+client is plain boto3, which honours ``AWS_ENDPOINT_URL`` (moto, the local cloud).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+
+class StorageError(Exception):
+    """A location cannot be read or written."""
+
+
+class Location(Protocol):
+    url: str
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's content, or None when there is no such object."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+@dataclass
+class LocalLocation:
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.put_bytes(key, Path(path).read_bytes())
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # write-then-rename: a reader sees the old object or the new one, never half of it
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".tmp-") as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, target)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+@dataclass
+class S3Location:
+    bucket: str
+    prefix: str  # "" or ending with "/"
+    client: object
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put_file(self, key: str, path: Path) -> None:
+        try:
+            self.client.upload_file(str(path), self.bucket, self._key(key))
+        except Exception as error:  # boto3 raises several unrelated families
+            raise StorageError(f"cannot upload to s3://{self.bucket}/{self._key(key)}: {error}") from None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except Exception as error:
+            raise StorageError(f"cannot write s3://{self.bucket}/{self._key(key)}: {error}") from None
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except Exception as error:
+            raise StorageError(f"cannot read s3://{self.bucket}/{self._key(key)}: {error}") from None
+
+    def exists(self, key: str) -> bool:
+        return self.get_bytes(key) is not None
+
+
+def open_location(url: str, s3_client=None) -> Location:
+    """A local folder path or ``s3://bucket/prefix``."""
+    if url.startswith("s3://"):
+        parsed = urlparse(url)
+        if not parsed.netloc:
+            raise StorageError(f"{url} names no bucket (expected s3://bucket/prefix)")
+        prefix = parsed.path.strip("/")
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3")
+        return S3Location(parsed.netloc, f"{prefix}/" if prefix else "", s3_client)
+    if "://" in url:
+        raise StorageError(f"unsupported location {url} (expected a folder or s3://bucket/prefix)")
+    return LocalLocation(Path(url))
