@@ -32,6 +32,10 @@ class Location(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def check_writable(self) -> None:
+        """Raises `StorageError` early when the location cannot hold a bundle."""
+        ...
+
 
 @dataclass
 class LocalLocation:
@@ -54,6 +58,14 @@ class LocalLocation:
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".tmp-") as tmp:
             tmp.write(data)
         os.replace(tmp.name, target)
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"cannot create {self.root}: {error.strerror or error}") from None
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root} is not writable")
 
     def get_bytes(self, key: str) -> bytes | None:
         try:
@@ -89,6 +101,12 @@ class S3Location:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except Exception as error:
             raise StorageError(f"cannot write s3://{self.bucket}/{self._key(key)}: {error}") from None
+
+    def check_writable(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as error:
+            raise StorageError(f"cannot use s3://{self.bucket}: {error}") from None
 
     def get_bytes(self, key: str) -> bytes | None:
         try:

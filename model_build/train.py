@@ -51,6 +51,10 @@ class ExportMismatchError(Exception):
     """The ONNX fp32 graph does not reproduce the torch model."""
 
 
+class DeviceUnavailableError(Exception):
+    """The requested device cannot be used here."""
+
+
 @dataclass
 class TrainOptions:
     arch: str
@@ -67,6 +71,7 @@ class TrainOptions:
     min_accuracy: float
     max_quantization_drop: float
     promote: bool
+    refit: bool
     model_options: dict[str, Any]
     progress: bool
 
@@ -78,6 +83,7 @@ class TrainResult:
     promoted: bool
     gate_passed: bool
     location: str
+    model: nn.Module  # the trained torch model (CPU), for callers that compare against it
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -108,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
             "data source, output location or export). Architectures: "
             + "; ".join(f"{name}: {models.load(name).DESCRIPTION}" for name in architectures)
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpWithDefaults,
     )
     parser.add_argument("--arch", choices=architectures, default="bow", help="model architecture")
     parser.add_argument(
@@ -120,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-sha256",
         default=None,
-        help="expected sha256 of the archive (checked for files and URLs; the official URL's is built in)",
+        help="expected sha256 of the archive, checked for files and URLs (default: none, but the official "
+        "URL's own is built in)",
     )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where URL downloads are kept")
     parser.add_argument(
@@ -163,15 +170,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish the bundle but leave OUT/current.json as it is",
     )
     parser.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="keep the model of the best validation epoch instead of training again, for that many "
+        "epochs, on all training reviews (validation included)",
+    )
+    parser.add_argument(
         "--set",
         dest="model_options",
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help=f"override a model option (repeatable); options and defaults per architecture: {option_help}",
+        help=f"override a model option (repeatable); options and their defaults per architecture: {option_help}",
     )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return parser
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Appends "(default: X)" to every option whose help does not state its default already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.required or action.default in (None, argparse.SUPPRESS):
+            return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def parse_options(argv: Sequence[str] | None = None) -> TrainOptions:
@@ -203,6 +229,7 @@ def parse_options(argv: Sequence[str] | None = None) -> TrainOptions:
         min_accuracy=args.min_accuracy,
         max_quantization_drop=args.max_quantization_drop,
         promote=args.promote,
+        refit=args.refit,
         model_options=model_options,
         progress=args.progress,
     )
@@ -247,7 +274,8 @@ def run(options: TrainOptions) -> TrainResult:
     config = architecture.Config(**options.model_options)
     preprocess_config = config.preprocess_config(DEFAULT_LABELS)
     preprocessor = Preprocessor(preprocess_config)
-    location = open_location(options.out)  # a bad --out fails now, not after training
+    location = open_location(options.out)
+    location.check_writable()  # a bad --out fails now, not after training
 
     dataset = load_imdb(
         options.data, cache_dir=options.cache_dir, expected_sha256=options.data_sha256, progress=options.progress
@@ -264,11 +292,19 @@ def run(options: TrainOptions) -> TrainResult:
     validation_ids = encode(validation_split.texts, "validation")
     test_ids = encode(dataset.test.texts, "test")
 
-    model = architecture.Model(config)
-    if hasattr(model, "fit_ngram_weights"):
-        model.fit_ngram_weights(train_ids, train_split.labels)
-    model.to(device)
-    history = _fit(model, architecture.TRAINING, options, train_ids, train_split.labels, validation_ids, validation_split.labels, device)
+    model = _new_model(architecture, config, train_ids, train_split.labels, device)
+    history = _fit(
+        model, architecture.TRAINING, options, options.epochs, train_ids, train_split.labels, device,
+        validation=(validation_ids, validation_split.labels),
+    )
+    best_epoch = max(history, key=lambda r: r["validation_accuracy"])["epoch"]
+    if options.refit:
+        # The validation split has done its job (choosing the epoch count): train again from
+        # scratch on all training reviews for that many epochs.
+        _say(f"refit: training on all {len(dataset.train)} training reviews for {best_epoch} epochs")
+        all_ids, all_labels = train_ids + validation_ids, np.concatenate([train_split.labels, validation_split.labels])
+        model = _new_model(architecture, config, all_ids, all_labels, device)
+        history += _fit(model, architecture.TRAINING, options, best_epoch, all_ids, all_labels, device, validation=None)
     model.to("cpu")
     device = torch.device("cpu")
 
@@ -302,33 +338,41 @@ def run(options: TrainOptions) -> TrainResult:
         )
         promote = options.promote and gate["passed"]
         bundle.publish(location, folder, card, promote=promote)
-    return TrainResult(version, card, promote, gate["passed"], f"{location.url}/{version}")
+    return TrainResult(version, card, promote, gate["passed"], f"{location.url}/{version}", model)
+
+
+def _new_model(architecture, config, ids: list[np.ndarray], labels: np.ndarray, device: torch.device) -> nn.Module:
+    model = architecture.Model(config)
+    if hasattr(model, "fit_ngram_weights"):
+        model.fit_ngram_weights(ids, labels)
+    return model.to(device)
 
 
 def _fit(
     model: nn.Module,
     defaults: models.TrainingDefaults,
     options: TrainOptions,
+    epochs: int,
     train_ids: list[np.ndarray],
     train_labels: np.ndarray,
-    validation_ids: list[np.ndarray],
-    validation_labels: np.ndarray,
     device: torch.device,
-) -> list[dict[str, float]]:
-    """Trains for ``options.epochs`` and keeps the weights of the best validation epoch."""
+    validation: tuple[list[np.ndarray], np.ndarray] | None,
+) -> list[dict[str, Any]]:
+    """Trains for ``epochs``; with a validation split, keeps the weights of its best epoch."""
     optimizers = model.configure_optimizers(defaults, options.learning_rate)
     rng = np.random.default_rng(options.seed)
     labels = torch.from_numpy(train_labels)
-    history: list[dict[str, float]] = []
+    phase = "select" if validation is not None else "refit"
+    history: list[dict[str, Any]] = []
     best_accuracy, best_state = -1.0, None
-    for epoch in range(1, options.epochs + 1):
+    for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
         model.train()
         # batches of similar lengths (little padding), visited in a seeded random order
         batches = list(length_sorted_batches(train_ids, options.batch_size))
         rng.shuffle(batches)
         total_loss = 0.0
-        bar = tqdm(batches, desc=f"epoch {epoch}/{options.epochs}", leave=False, disable=not options.progress)
+        bar = tqdm(batches, desc=f"{phase} epoch {epoch}/{epochs}", leave=False, disable=not options.progress)
         for step, indices in enumerate(bar, start=1):
             ids = torch.from_numpy(pad([train_ids[i] for i in indices])).to(device)
             loss = nn.functional.cross_entropy(model(ids), labels[indices].to(device))
@@ -340,23 +384,24 @@ def _fit(
             total_loss += loss.item()
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{total_loss / step:.4f}")
-        validation = evaluate_torch(
-            model, validation_ids, validation_labels, device=device, progress=False, description="validation"
-        )
-        record = {
+        record: dict[str, Any] = {
+            "phase": phase,
             "epoch": epoch,
             "train_loss": round(total_loss / max(1, len(batches)), 5),
-            "validation_accuracy": round(validation.accuracy, 5),
-            "seconds": round(time.perf_counter() - epoch_started, 2),
         }
+        line = f"{phase} epoch {epoch}/{epochs}: train loss {record['train_loss']:.4f}"
+        if validation is not None:
+            accuracy = evaluate_torch(
+                model, validation[0], validation[1], device=device, progress=False, description="validation"
+            ).accuracy
+            record["validation_accuracy"] = round(accuracy, 5)
+            line += f", validation accuracy {accuracy:.4f}"
+            if accuracy > best_accuracy:
+                best_accuracy = accuracy
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        record["seconds"] = round(time.perf_counter() - epoch_started, 2)
         history.append(record)
-        _say(
-            f"epoch {epoch}/{options.epochs}: train loss {record['train_loss']:.4f}, "
-            f"validation accuracy {record['validation_accuracy']:.4f} ({record['seconds']:.1f} s)"
-        )
-        if validation.accuracy > best_accuracy:
-            best_accuracy = validation.accuracy
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        _say(f"{line} ({record['seconds']:.1f} s)")
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
@@ -410,7 +455,10 @@ def _card(*, version, options, config, dataset, split_sizes, history, evaluation
             "batch_size": options.batch_size,
             "seed": options.seed,
             "validation_fraction": options.validation_fraction,
-            "best_epoch": max(history, key=lambda r: r["validation_accuracy"])["epoch"],
+            "best_epoch": max(
+                (r for r in history if "validation_accuracy" in r), key=lambda r: r["validation_accuracy"]
+            )["epoch"],
+            "refit_on_all_training_reviews": options.refit,
             "history": history,
             "seconds": seconds,
         },
@@ -454,7 +502,7 @@ def _seed_everything(seed: int) -> None:
 
 def _resolve_device(requested: str) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
-        raise DataSourceError("--device cuda was asked for, but CUDA is not available")
+        raise DeviceUnavailableError("--device cuda was asked for, but CUDA is not available")
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(requested)
@@ -488,7 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     try:
         result = run(options)
-    except (DataSourceError, StorageError, ExportError, ExportMismatchError, bundle.BundleError) as error:
+    except (
+        DataSourceError, DeviceUnavailableError, StorageError, ExportError, ExportMismatchError, bundle.BundleError
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(summary(result))

@@ -23,7 +23,7 @@ from model_build.models import TrainingDefaults
 from model_build.preprocess import PADDING_ID, PreprocessConfig
 
 DESCRIPTION = "bag of hashed word n-grams with naive-Bayes weights (fastText-like), fast on CPU"
-TRAINING = TrainingDefaults(epochs=3, learning_rate=0.003, batch_size=32)
+TRAINING = TrainingDefaults(epochs=4, learning_rate=0.003, batch_size=32)
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Config:
     ngram_orders: tuple[int, ...] = (1, 2, 3)
     max_tokens: int = 4096
     unique_ngrams: bool = True
-    embed_dim: int = 16
+    embed_dim: int = 12
     nb_smoothing: float = 1.0
     num_classes: int = 2
 

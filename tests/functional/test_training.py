@@ -1,0 +1,194 @@
+"""Train -> export -> quantize -> bundle on generated data, to a folder and to S3 (moto)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import boto3
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from moto import mock_aws
+
+from conftest import TINY_TRAIN_ARGS
+from model_build import bundle
+from model_build.data import load_imdb
+from model_build.preprocess import Preprocessor
+from model_build.train import EXIT_FAILED, EXIT_GATE_FAILED, build_parser, main, parse_options, run
+
+pytestmark = pytest.mark.functional
+
+
+def _only_version(root):
+    (version,) = [p for p in root.iterdir() if p.is_dir()]
+    return version
+
+
+def test_bundle_has_the_contract_layout(tiny_bundle_root):
+    version = _only_version(tiny_bundle_root)
+    assert sorted(p.name for p in version.iterdir()) == sorted(
+        ["model.onnx", "model.fp32.onnx", "preprocess.json", "card.json"]
+    )
+    assert bundle.is_valid_version(version.name)
+
+
+def test_card_checksums_and_sizes_match_the_files(tiny_bundle_root):
+    version = _only_version(tiny_bundle_root)
+    card = json.loads((version / "card.json").read_text())
+    assert set(card["files"]) == {"model.onnx", "model.fp32.onnx", "preprocess.json"}
+    for name, info in card["files"].items():
+        assert info["sha256"] == bundle.sha256_file(version / name)
+        assert info["bytes"] == (version / name).stat().st_size
+
+
+def test_card_describes_the_training(tiny_bundle_root, imdb_tarball):
+    card = json.loads((_only_version(tiny_bundle_root) / "card.json").read_text())
+    assert card["architecture"] == "bow"
+    assert card["dataset"]["sha256"] == bundle.sha256_file(imdb_tarball)
+    assert card["model_config"]["num_buckets"] == 4096
+    assert set(card["metrics"]["test_accuracy"]) == {"torch_fp32", "onnx_fp32", "onnx_int8"}
+    assert card["metrics"]["onnx_fp32_vs_torch"]["max_probability_difference"] <= 1e-4
+    assert {"torch", "onnx", "onnxruntime", "numpy", "python"} <= set(card["libraries"])
+    assert card["quality_gate"]["passed"] is True
+
+
+def test_pointer_names_the_version_and_the_card_checksum(tiny_bundle_root):
+    version = _only_version(tiny_bundle_root)
+    pointer = bundle.Pointer.from_json((tiny_bundle_root / "current.json").read_bytes())
+    assert pointer.version == version.name
+    card = bundle.parse_card((version / "card.json").read_bytes(), expected_sha256=pointer.card_sha256)
+    assert card["version"] == version.name
+
+
+def test_int8_model_is_quantized_and_much_smaller(tiny_bundle_root):
+    version = _only_version(tiny_bundle_root)
+    int8 = onnx.load(str(version / "model.onnx"))
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.graph.initializer)
+    assert (version / "model.onnx").stat().st_size <= 0.35 * (version / "model.fp32.onnx").stat().st_size
+
+
+def test_int8_onnx_predictions_agree_with_torch(imdb_tarball, tmp_path):
+    result = run(parse_options(["--data", str(imdb_tarball), "--out", str(tmp_path), *TINY_TRAIN_ARGS]))
+    folder = tmp_path / result.version
+    preprocessor = Preprocessor.from_json((folder / "preprocess.json").read_bytes())
+    texts = load_imdb(imdb_tarball, progress=False).test.texts
+    ids = preprocessor.encode_batch(texts)
+    with torch.no_grad():
+        expected = torch.softmax(result.model(torch.from_numpy(ids)), dim=-1).numpy()
+    for name, tolerance in (("model.fp32.onnx", 1e-4), ("model.onnx", 0.05)):
+        session = onnxruntime.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+        (actual,) = session.run(None, {"input_ids": ids})
+        assert np.abs(actual - expected).max() <= tolerance, name
+        assert (actual.argmax(1) == expected.argmax(1)).mean() >= 0.97, name
+
+
+def test_model_takes_any_batch_and_sequence_length(tiny_bundle_root):
+    session = onnxruntime.InferenceSession(str(_only_version(tiny_bundle_root) / "model.onnx"))
+    for shape in ((1, 1), (3, 50), (64, 7)):
+        (probabilities,) = session.run(None, {"input_ids": np.ones(shape, dtype=np.int64)})
+        assert probabilities.shape == (shape[0], 2)
+        assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_failed_quality_gate_publishes_but_keeps_the_pointer(models_copy, imdb_tarball, capsys):
+    before = (models_copy / "current.json").read_bytes()
+    args = ["--data", str(imdb_tarball), "--out", str(models_copy), *TINY_TRAIN_ARGS, "--min-accuracy", "0.99"]
+    assert main(args) == EXIT_GATE_FAILED
+    assert (models_copy / "current.json").read_bytes() == before
+    assert len([p for p in models_copy.iterdir() if p.is_dir()]) == 2
+    assert "quality gate failed" in capsys.readouterr().out
+
+
+def test_no_promote_publishes_but_keeps_the_pointer(models_copy, imdb_tarball):
+    before = (models_copy / "current.json").read_bytes()
+    assert main(["--data", str(imdb_tarball), "--out", str(models_copy), *TINY_TRAIN_ARGS, "--no-promote"]) == 0
+    assert (models_copy / "current.json").read_bytes() == before
+    assert len([p for p in models_copy.iterdir() if p.is_dir()]) == 2
+
+
+def test_passing_bundle_is_promoted_over_the_previous_one(models_copy, imdb_tarball):
+    old = bundle.Pointer.from_json((models_copy / "current.json").read_bytes())
+    assert main(["--data", str(imdb_tarball), "--out", str(models_copy), *TINY_TRAIN_ARGS]) == 0
+    new = bundle.Pointer.from_json((models_copy / "current.json").read_bytes())
+    assert new.version != old.version and (models_copy / new.version / "card.json").is_file()
+
+
+def test_same_bundle_is_published_to_s3(imdb_tarball):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="models-test")
+        assert main(["--data", str(imdb_tarball), "--out", "s3://models-test/models", *TINY_TRAIN_ARGS]) == 0
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="models-test")["Contents"]}
+        pointer = bundle.Pointer.from_json(s3.get_object(Bucket="models-test", Key="models/current.json")["Body"].read())
+        card_data = s3.get_object(Bucket="models-test", Key=f"models/{pointer.version}/card.json")["Body"].read()
+        card = bundle.parse_card(card_data, expected_sha256=pointer.card_sha256)
+        for name, info in card["files"].items():
+            data = s3.get_object(Bucket="models-test", Key=f"models/{pointer.version}/{name}")["Body"].read()
+            bundle.verify_file(card, name, data)
+    assert keys == {"models/current.json"} | {
+        f"models/{pointer.version}/{name}" for name in ("model.onnx", "model.fp32.onnx", "preprocess.json", "card.json")
+    }
+
+
+def test_missing_s3_bucket_is_one_clear_error(imdb_tarball, capsys):
+    with mock_aws():
+        assert main(["--data", str(imdb_tarball), "--out", "s3://no-such-bucket/models", *TINY_TRAIN_ARGS]) == EXIT_FAILED
+    assert capsys.readouterr().err.strip().startswith("error: cannot use s3://no-such-bucket")
+
+
+def test_lstm_quantizes_its_lstm_op(imdb_tarball, tmp_path):
+    args = [
+        "--arch", "lstm", "--data", str(imdb_tarball), "--out", str(tmp_path),
+        "--set", "num_buckets=2048", "--set", "embed_dim=16", "--set", "hidden_dim=16", "--set", "max_tokens=64",
+        "--epochs", "2", "--min-accuracy", "0", "--no-progress",
+    ]
+    assert main(args) == 0
+    card = json.loads((_only_version(tmp_path) / "card.json").read_text())
+    assert "DynamicQuantizeLSTM" in card["metrics"]["int8_operators"]
+    ops = {node.op_type for node in onnx.load(str(_only_version(tmp_path) / "model.onnx")).graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+
+
+def test_training_is_reproducible_under_a_seed(imdb_tarball, tmp_path):
+    cards = []
+    for run_dir in ("a", "b"):
+        assert main(["--data", str(imdb_tarball), "--out", str(tmp_path / run_dir), *TINY_TRAIN_ARGS, "--seed", "7"]) == 0
+        cards.append(json.loads((_only_version(tmp_path / run_dir) / "card.json").read_text()))
+    assert [r["train_loss"] for r in cards[0]["training"]["history"]] == [
+        r["train_loss"] for r in cards[1]["training"]["history"]
+    ]
+    assert cards[0]["files"]["model.fp32.onnx"]["sha256"] == cards[1]["files"]["model.fp32.onnx"]["sha256"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "/nonexistent/aclImdb_v1.tar.gz", "--out", "x"], "error: data source not found"),
+        (["--out", "ftp://host/models"], "error: unsupported location"),
+    ],
+)
+def test_command_line_errors_are_one_line_without_traceback(args, message, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "model_build.train", *args, "--no-progress"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == EXIT_FAILED
+    assert result.stderr.strip().startswith(message)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_documents_every_flag_with_its_default():
+    parser = build_parser()
+    text = " ".join(parser.format_help().split())
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert any(option in text for option in action.option_strings), action.dest
+        if action.required or isinstance(action.default, bool):
+            continue  # --out has no default; on/off switches say what they turn off
+        formatter = parser._get_formatter()
+        assert "default" in formatter._expand_help(action), action.dest
+    assert "bow 4" in text and "embed_dim=12" in text  # per-architecture defaults are spelled out

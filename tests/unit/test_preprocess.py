@@ -1,0 +1,150 @@
+"""Preprocessing: deterministic, total over Unicode, rebuilt from preprocess.json alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from model_build.preprocess import (
+    PADDING_ID,
+    PreprocessConfig,
+    PreprocessConfigError,
+    Preprocessor,
+    normalize,
+    tokenize,
+)
+
+pytestmark = pytest.mark.unit
+
+CONFIG = PreprocessConfig(num_buckets=1 << 16, ngram_orders=(1, 2, 3), max_tokens=512)
+
+UNICODE_CASES = {
+    "empty": "",
+    "whitespace": " \t\n\r ",
+    "chinese": "这部电影非常好看，演员的表演令人信服。",
+    "emoji": "loved it 😍🎬🔥 would watch again 👍🏽",
+    "arabic": "هذا الفيلم رائع جدا",
+    "hebrew": "הסרט הזה היה משעמם",
+    "control characters": "bad\x01\x02\x1b[31m movie\x7f\u200b\u202e",
+    "nul": "good\x00movie\x00\x00",
+    "lone surrogate": "broken \ud800 text \udfff",
+    "combining marks": "Ame\u0301lie e\u0301te\u0301 cafe\u0301",
+    "only punctuation": "!!! ??? ...",
+    "very long": "a fine film, truly. " * 1000,  # 20,000 characters
+}
+
+
+@pytest.mark.parametrize("text", UNICODE_CASES.values(), ids=UNICODE_CASES.keys())
+def test_any_text_yields_valid_ids(text):
+    ids = Preprocessor(CONFIG).encode(text)
+    assert ids.dtype == np.int64
+    assert ((ids >= 1) & (ids < CONFIG.num_buckets)).all()
+
+
+@pytest.mark.parametrize("text", UNICODE_CASES.values(), ids=UNICODE_CASES.keys())
+def test_any_text_yields_a_valid_batch(text):
+    batch = Preprocessor(CONFIG).encode_batch([text, "ok"])
+    assert batch.dtype == np.int64
+    assert batch.shape[0] == 2 and batch.shape[1] >= 1
+    assert ((batch >= 0) & (batch < CONFIG.num_buckets)).all()
+
+
+def test_text_without_tokens_is_padding_only():
+    assert Preprocessor(CONFIG).encode_batch([""]).tolist() == [[PADDING_ID]]
+
+
+def test_twenty_thousand_characters_are_truncated_to_max_tokens():
+    ids = Preprocessor(CONFIG).encode(UNICODE_CASES["very long"])
+    orders = len(CONFIG.ngram_orders)
+    assert len(ids) <= CONFIG.max_tokens * orders
+
+
+def test_truncation_keeps_head_and_tail():
+    config = PreprocessConfig(num_buckets=1 << 16, ngram_orders=(1,), max_tokens=4)
+    pre = Preprocessor(config)
+    text = "first second " + "filler " * 50 + "penultimate last"
+    expected = pre.encode("first second penultimate last")
+    assert pre.encode(text).tolist() == expected.tolist()
+
+
+def test_encoding_is_deterministic_within_a_process():
+    pre = Preprocessor(CONFIG)
+    text = "A gripping, well-acted thriller; I didn't expect the ending!"
+    assert pre.encode(text).tolist() == Preprocessor(CONFIG).encode(text).tolist()
+
+
+def test_encoding_is_identical_across_processes():
+    """Python's str hash is salted per process; ours must not be."""
+    code = (
+        "from model_build.preprocess import Preprocessor, PreprocessConfig;"
+        "print(Preprocessor(PreprocessConfig(num_buckets=65536)).encode('déjà vu, 好 😍 film').tolist())"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
+    expected = Preprocessor(PreprocessConfig(num_buckets=65536)).encode("déjà vu, 好 😍 film").tolist()
+    assert outputs.pop().strip() == str(expected)
+
+
+def test_html_breaks_and_entities_are_resolved():
+    assert tokenize("Great<br /><br />fun &amp; games&#33;") == ["great", "fun", "&", "games", "!"]
+
+
+def test_normalization_folds_case_and_compatibility_forms():
+    assert normalize("ＭＯＶＩＥ Straße") == "movie strasse"
+
+
+def test_contractions_stay_one_token():
+    assert tokenize("I don't like it") == ["i", "don't", "like", "it"]
+
+
+def test_unique_ngrams_keeps_each_bucket_once():
+    config = PreprocessConfig(num_buckets=1 << 16, ngram_orders=(1,), unique_ngrams=True)
+    ids = Preprocessor(config).encode("bad bad bad good")
+    assert len(ids) == 2 and len(set(ids.tolist())) == 2
+
+
+def test_ngram_orders_add_ngram_ids():
+    text = "not good at all"
+    unigrams = Preprocessor(PreprocessConfig(ngram_orders=(1,))).encode(text)
+    with_bigrams = Preprocessor(PreprocessConfig(ngram_orders=(1, 2))).encode(text)
+    assert len(unigrams) == 4 and len(with_bigrams) == 4 + 3
+    assert with_bigrams[:4].tolist() == unigrams.tolist()
+
+
+def test_round_trip_through_preprocess_json():
+    config = PreprocessConfig(num_buckets=12345, ngram_orders=(1, 3), max_tokens=77, unique_ngrams=True)
+    rebuilt = Preprocessor.from_json(config.to_json().encode())
+    assert rebuilt.config == config
+    texts = list(UNICODE_CASES.values())
+    assert np.array_equal(rebuilt.encode_batch(texts), Preprocessor(config).encode_batch(texts))
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"num_buckets": 1}', "num_buckets"),
+        (b'{"ngram_orders": [1, 9]}', "ngram_orders"),
+        (b'{"max_tokens": 0}', "max_tokens"),
+        (b'{"format": 99}', "format"),
+        (b'{"colour": "blue"}', "unknown fields"),
+    ],
+)
+def test_invalid_preprocess_json_is_refused_with_a_reason(document, message):
+    with pytest.raises(PreprocessConfigError, match=message):
+        Preprocessor.from_json(document)
+
+
+def test_preprocessing_imports_no_torch():
+    code = "import sys, model_build.preprocess, model_build.bundle, model_build.storage; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
