@@ -29,6 +29,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -139,11 +140,9 @@ def _truncate(tokens: list[str], max_tokens: int) -> list[str]:
 def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
     # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") still
     # encodes, deterministically, instead of raising.
-    return np.fromiter(
-        (zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens),
-        dtype=np.uint64,
-        count=len(tokens),
-    )
+    # map() keeps the per-token loop in C: this is the hottest line of serving.
+    encoded = map(str.encode, tokens, repeat("utf-8"), repeat("surrogatepass"))
+    return np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(tokens))
 
 
 def _finalize(values: np.ndarray) -> np.ndarray:
@@ -180,17 +179,17 @@ class Preprocessor:
             for order in self.config.ngram_orders:
                 if count < order:
                     continue
-                combined = self._order_salts[order] + np.zeros(count - order + 1, np.uint64)
-                for position in range(order):
-                    combined = combined + hashes[position : count - order + 1 + position] * (
-                        _POSITION_MULTIPLIERS[position]
-                    )
-                parts.append(_finalize(combined))
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        mixed = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                windows = count - order + 1
+                combined = self._order_salts[order] + hashes[:windows] * _POSITION_MULTIPLIERS[0]
+                for position in range(1, order):
+                    combined += hashes[position : windows + position] * _POSITION_MULTIPLIERS[position]
+                parts.append(combined)
+            if not parts:
+                return np.zeros(0, dtype=np.int64)
+            # the finalizer is element-wise: one call over all orders does the same work
+            mixed = _finalize(np.concatenate(parts) if len(parts) > 1 else parts[0])
         ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
-        return np.unique(ids) if self.config.unique_ngrams else ids
+        return _sorted_unique(ids) if self.config.unique_ngrams else ids
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
         return [self.encode(text) for text in texts]
@@ -198,6 +197,12 @@ class Preprocessor:
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """A ``[len(texts), longest]`` matrix padded with `PADDING_ID` (at least one column)."""
         return pad(self.encode_many(texts))
+
+
+def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+    """``np.unique(ids)`` for a fresh array, sorting it in place (several times faster)."""
+    ids.sort()
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if len(ids) else ids
 
 
 def pad(sequences: Sequence[np.ndarray], min_length: int = 1) -> np.ndarray:

@@ -285,9 +285,11 @@ def run(options: TrainOptions) -> TrainResult:
         f"data: {len(train_split)} train, {len(validation_split)} validation, {len(dataset.test)} test reviews "
         f"(sha256 {dataset.sha256[:12]}…); device {device}"
     )
-    encode = lambda texts, name: [  # noqa: E731
-        preprocessor.encode(text) for text in tqdm(texts, desc=f"preprocessing {name}", disable=not options.progress, leave=False)
-    ]
+
+    def encode(texts: list[str], name: str) -> list[np.ndarray]:
+        bar = tqdm(texts, desc=f"preprocessing {name}", disable=not options.progress, leave=False)
+        return [preprocessor.encode(text) for text in bar]
+
     train_ids = encode(train_split.texts, "train")
     validation_ids = encode(validation_split.texts, "validation")
     test_ids = encode(dataset.test.texts, "test")

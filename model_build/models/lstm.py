@@ -25,7 +25,7 @@ TRAINING = TrainingDefaults(epochs=4, learning_rate=0.002, batch_size=64)
 @dataclass
 class Config:
     num_buckets: int = 1 << 17
-    max_tokens: int = 400
+    max_tokens: int = 256
     embed_dim: int = 128
     hidden_dim: int = 128
     dropout: float = 0.3

@@ -192,3 +192,25 @@ def test_help_documents_every_flag_with_its_default():
         formatter = parser._get_formatter()
         assert "default" in formatter._expand_help(action), action.dest
     assert "bow 4" in text and "embed_dim=12" in text  # per-architecture defaults are spelled out
+
+
+def test_demo_shows_the_promoted_bundle_and_classifies(models_copy):
+    result = subprocess.run(
+        [sys.executable, "-m", "model_build.demo", "--models", str(models_copy)], capture_output=True, text=True
+    )
+    pointer = bundle.Pointer.from_json((models_copy / "current.json").read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert f"model card of {pointer.version}" in result.stdout
+    assert "all checksums verified" in result.stdout
+    assert result.stdout.count("positive") + result.stdout.count("negative") >= 4
+
+
+def test_demo_refuses_a_tampered_bundle(models_copy):
+    pointer = bundle.Pointer.from_json((models_copy / "current.json").read_bytes())
+    (models_copy / pointer.version / "model.onnx").write_bytes(b"tampered")
+    result = subprocess.run(
+        [sys.executable, "-m", "model_build.demo", "--models", str(models_copy)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: model.onnx of") and "fails verification" in result.stderr
+    assert "Traceback" not in result.stderr
