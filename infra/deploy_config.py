@@ -55,9 +55,12 @@ class DeployConfig:
             stage=stage,
             architecture=architecture,
             iam_auth=_flag(context, "iamAuth", defaults.iam_auth),
-            data_retention_days=_positive_int(context, "dataRetentionDays", defaults.data_retention_days),
+            data_retention_days=_whole_number(context, "dataRetentionDays", defaults.data_retention_days, minimum=1),
             alarm_email=alarm_email,
-            training_max_vcpus=_positive_int(context, "trainingMaxVcpus", defaults.training_max_vcpus),
+            # a compute environment smaller than one job would leave every job waiting
+            training_max_vcpus=_whole_number(
+                context, "trainingMaxVcpus", defaults.training_max_vcpus, minimum=settings.TRAINING.job_vcpus
+            ),
             account=context("account") or environ.get("CDK_DEFAULT_ACCOUNT") or None,
             region=context("region") or environ.get("CDK_DEFAULT_REGION") or None,
         )
@@ -80,7 +83,7 @@ def _flag(context: Callable[[str], Any], key: str, default: bool) -> bool:
     raise DeployConfigError(f"context {key}={value!r}: use true or false")
 
 
-def _positive_int(context: Callable[[str], Any], key: str, default: int) -> int:
+def _whole_number(context: Callable[[str], Any], key: str, default: int, *, minimum: int) -> int:
     value = context(key)
     if value is None:
         return default
@@ -88,6 +91,6 @@ def _positive_int(context: Callable[[str], Any], key: str, default: int) -> int:
         number = int(str(value))
     except ValueError:
         raise DeployConfigError(f"context {key}={value!r}: use a whole number") from None
-    if number < 1:
-        raise DeployConfigError(f"context {key}={value!r}: use a number of at least 1")
+    if number < minimum:
+        raise DeployConfigError(f"context {key}={value!r}: use a number of at least {minimum}")
     return number

@@ -1,7 +1,7 @@
 """The Lambda deployment package of the serving code, built with pip alone (no Docker).
 
-The package holds ``functions/``, the torch-free modules of ``model_build`` that serving imports,
-and the ``serving`` extra of ``pyproject.toml`` installed from wheels built for the Lambda's
+The package holds ``functions/``, ``infra/settings.py``, the torch-free modules of
+``model_build`` that serving imports, and the ``serving`` extra of ``pyproject.toml`` installed from wheels built for the Lambda's
 Python version and CPU (``--platform`` tags), whatever machine runs the build. The installed
 dependencies are cached under ``build/lambda-deps/`` per platform and requirement set, so a
 repeated synth only copies them. Plain Python, importable without aws_cdk.
@@ -24,10 +24,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPENDENCY_CACHE = REPO_ROOT / "build" / "lambda-deps"
 
-# What serving imports from this repository: the whole functions package, and from model_build
-# only the modules that import no torch.
+# What serving imports from this repository: the whole functions package, the service's plain
+# settings, and from model_build only the modules that import no torch.
 SOURCE_PATHS = (
     "functions",
+    "infra/__init__.py",
+    "infra/settings.py",
     "model_build/__init__.py",
     "model_build/preprocess.py",
     "model_build/bundle.py",
@@ -45,7 +47,6 @@ PLATFORM_TAGS = {
 # about 30 MB and shadow the runtime's copy.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
-_SKIPPED_PARTS = {"__pycache__"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -145,7 +146,7 @@ class ServingPackage:
                 for file in candidates
                 if file.is_file()
                 and file.suffix not in _SKIPPED_SUFFIXES
-                and not _SKIPPED_PARTS.intersection(file.relative_to(self.root).parts)
+                and "__pycache__" not in file.relative_to(self.root).parts
             )
         return files
 

@@ -1,13 +1,14 @@
 """The names, limits and timings of the deployed service, in one place.
 
-Plain Python with no aws_cdk and no torch: the CDK app builds the cloud from these numbers, and
-the local emulation (``python -m infra.local``) and the tests import the same ones, so a timeout,
-a redrive count or a throttle cannot drift between the two topologies.
+Plain Python with no aws_cdk and no torch: the CDK app builds the cloud from these numbers, the
+Lambda functions (whose package carries this file), the local emulation (``python -m
+infra.local``) and the tests import the same ones, so a limit, a timeout, a redrive count or a
+throttle cannot drift between the code and either topology.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 APP_NAME = "Sentiment"
 
@@ -16,6 +17,8 @@ MODEL_PREFIX = "models/"
 UPLOADS_PREFIX = "uploads/"
 RESULTS_PREFIX = "results/"
 JOBS_PREFIX = "jobs/"
+# where functions.uploads keeps the parts of a large file until it joins (and deletes) them
+UPLOAD_WORK_PREFIX = f"{RESULTS_PREFIX}.chunks/"
 
 MODEL_REFRESH_SECONDS = 60
 
@@ -60,26 +63,58 @@ JOBS_QUEUE = QueueSettings(consumer=JOBS_FUNCTION, batch_size=1, max_receive_cou
 UPLOADS_QUEUE = QueueSettings(consumer=UPLOADS_FUNCTION, batch_size=1, max_receive_count=3, max_concurrency=20)
 
 
+# Request limits of the contract (DESIGN.md).
+MAX_TEXTS_PER_CLASSIFY = 64
+MAX_TEXTS_PER_JOB = 10_000
+MAX_TEXT_CHARS = 20_000
+
+
+def _texts_schema(max_items: int) -> dict:
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": max_items,
+        "items": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+    }
+
+
+# JSON Schema draft 4 (what API Gateway validates request bodies with): the gateway turns away a
+# body that breaks the contract before it costs an invocation.
+CLASSIFY_REQUEST_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "ClassifyRequest",
+    "type": "object",
+    "properties": {
+        "text": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+        "texts": _texts_schema(MAX_TEXTS_PER_CLASSIFY),
+    },
+    "anyOf": [{"required": ["text"]}, {"required": ["texts"]}],
+}
+JOB_REQUEST_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "JobRequest",
+    "type": "object",
+    "properties": {"texts": _texts_schema(MAX_TEXTS_PER_JOB)},
+    "required": ["texts"],
+}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
+    request_schema: dict | None = field(default=None, compare=False, hash=False)
 
 
 # DESIGN.md's HTTP API, relative to the stage URL; every route goes to functions.api.
 ROUTES = (
-    Route("POST", "/classify"),
-    Route("POST", "/jobs"),
+    Route("POST", "/classify", CLASSIFY_REQUEST_SCHEMA),
+    Route("POST", "/jobs", JOB_REQUEST_SCHEMA),
     Route("GET", "/jobs/{job_id}"),
     Route("GET", "/model"),
     Route("GET", "/health"),
     Route("GET", "/openapi.json"),
 )
-
-# Request limits of the contract, also enforced by the API Gateway request models.
-MAX_TEXTS_PER_CLASSIFY = 64
-MAX_TEXTS_PER_JOB = 10_000
-MAX_TEXT_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -94,7 +129,6 @@ STAGE_THROTTLE = Throttle(rate_per_second=200, burst=400)
 CLIENT_THROTTLE = Throttle(rate_per_second=50, burst=100)
 CLIENT_DAILY_QUOTA = 100_000
 
-LOG_RETENTION_DAYS = 30
 DEFAULT_DATA_RETENTION_DAYS = 30
 MODEL_NONCURRENT_VERSION_DAYS = 90
 ACCESS_LOG_RETENTION_DAYS = 90
@@ -123,6 +157,8 @@ class TrainingSettings:
     default_max_vcpus: int = 16
     default_architecture: str = "bow"
     timeout_hours: int = 3
+    # a job still RUNNABLE after this (no GPU capacity or quota) is cancelled
+    runnable_limit_hours: int = 4
     # attempts in all; a non-zero exit of the trainer is final, a lost instance is retried
     attempts: int = 2
 

@@ -10,18 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic_imdb import review_files, write_folder, write_tarball  # noqa: E402
-
-# Small and fast, but a real model: train -> ONNX export -> int8 -> bundle.
-TINY_TRAIN_ARGS = [
-    "--set", "num_buckets=4096",
-    "--set", "embed_dim=8",
-    "--epochs", "5",
-    "--learning-rate", "0.05",
-    "--batch-size", "16",
-    "--min-accuracy", "0.7",
-    "--no-progress",
-]
+from synthetic_imdb import TINY_TRAIN_ARGS, review_files, write_folder, write_tarball  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +57,73 @@ def tiny_bundle_root(tmp_path_factory, imdb_tarball) -> Path:
 def models_copy(tmp_path, tiny_bundle_root) -> Path:
     """A private copy of the tiny bundle folder that a test may change."""
     return Path(shutil.copytree(tiny_bundle_root, tmp_path / "models"))
+
+
+# -- serving (functions/): a moto cloud, the tiny bundle published in it, Lambda plumbing --------
+
+
+@pytest.fixture
+def lambda_context():
+    from serving_harness import FakeLambdaContext
+
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def cloud(monkeypatch, tmp_path):
+    """Empty buckets and queues in moto (uploads notify the uploads queue), and the functions'
+    environment pointing at them; every object the functions build is rebuilt for the test."""
+    import tempfile
+    import uuid
+
+    import boto3
+    from moto import mock_aws
+    from serving_harness import Cloud
+
+    from functions import dependencies
+
+    suffix = uuid.uuid4().hex[:12]
+    with mock_aws():
+        s3, sqs = boto3.client("s3"), boto3.client("sqs")
+        cloud = Cloud(
+            s3=s3,
+            sqs=sqs,
+            model_bucket=f"models-{suffix}",
+            data_bucket=f"data-{suffix}",
+            jobs_queue_url=sqs.create_queue(QueueName=f"jobs-{suffix}")["QueueUrl"],
+            uploads_queue_url=sqs.create_queue(QueueName=f"uploads-{suffix}")["QueueUrl"],
+        )
+        s3.create_bucket(Bucket=cloud.model_bucket)
+        s3.create_bucket(Bucket=cloud.data_bucket)
+        s3.put_bucket_notification_configuration(
+            Bucket=cloud.data_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": cloud.queue_arn(cloud.uploads_queue_url),
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                    }
+                ]
+            },
+        )
+        for name, value in {
+            "MODEL_BUCKET": cloud.model_bucket,
+            "MODEL_PREFIX": cloud.model_prefix,
+            "DATA_BUCKET": cloud.data_bucket,
+            "JOBS_QUEUE_URL": cloud.jobs_queue_url,
+            "UPLOADS_QUEUE_URL": cloud.uploads_queue_url,
+            "MODEL_REFRESH_SECONDS": "60",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        dependencies.reset()
+        yield cloud
+        dependencies.reset()
+
+
+@pytest.fixture
+def served(cloud, tiny_bundle_root):
+    """The cloud with the tiny bundle published under ``models/``; its version on ``cloud.version``."""
+    cloud.version = cloud.publish_folder(tiny_bundle_root)
+    return cloud

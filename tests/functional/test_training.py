@@ -14,7 +14,7 @@ import pytest
 import torch
 from moto import mock_aws
 
-from conftest import TINY_TRAIN_ARGS
+from synthetic_imdb import TINY_TRAIN_ARGS
 from model_build import bundle
 from model_build.data import load_imdb
 from model_build.preprocess import Preprocessor

@@ -1,0 +1,208 @@
+"""The real Lambda package: `npx cdk synth` builds it offline through local bundling, and a
+bare CPython 3.12 runs the handlers from it against a bundle in moto.
+
+Lambda runs arm64 by default, whose wheels cannot be imported on this x86_64 machine; the
+probe runs the x86_64 build of the same package (same sources, same requirements).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from app_synthesis import ROOT
+from infra import settings
+from infra.serving_package import RUNTIME_PROVIDED, ServingPackage
+from serving_harness import Cloud, api_event
+from template_queries import function_for_handler
+
+pytestmark = [
+    pytest.mark.infra,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (ROOT / "functions" / "api.py").is_file(),
+        reason="functions/ is not written yet: there are no handlers to package",
+    ),
+]
+
+# Lambda's limit for an unzipped package is 250 MB; staying far below it leaves room to grow.
+PACKAGE_BUDGET_BYTES = 180 * 1024 * 1024
+PROBE = Path(__file__).with_name("lambda_probe.py")
+
+
+def _size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+def _python_312() -> Path:
+    """A working CPython 3.12: pyenv's, else one on PATH (a pyenv shim may be there and not work)."""
+    pyenv_root = os.environ.get("PYENV_ROOT") or (
+        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() if shutil.which("pyenv") else ""
+    )
+    candidates = sorted(Path(pyenv_root, "versions").glob("3.12*/bin/python3.12")) if pyenv_root else []
+    candidates.append(shutil.which("python3.12"))
+    for candidate in filter(None, candidates):
+        check = [str(candidate), "-I", "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 12))"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return Path(candidate)
+    pytest.fail("no working CPython 3.12 (pyenv's, or python3.12 on PATH) to run the package with")
+
+
+@pytest.fixture(scope="module")
+def cli_package(tmp_path_factory) -> Path:
+    """`npx cdk synth` with the pinned CLI, offline and without credentials; the Lambda package it bundled."""
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    assert cdk.exists(), "the pinned CDK CLI is not installed: `make test` runs npm ci first"
+    out = tmp_path_factory.mktemp("cli") / "cdk.out"
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
+    environment.update(
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    result = subprocess.run(
+        [str(cdk), "synth", "--no-notices", "--quiet", "--output", str(out)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    manifest = json.loads((out / "Sentiment-dev-Service.assets.json").read_text())
+    (code,) = [asset for asset in manifest["files"].values() if asset["displayName"].endswith("Function/Code")]
+    return out / code["source"]["path"]
+
+
+def test_cli_package_is_far_below_lambdas_size_limit(cli_package):
+    size = _size(cli_package)
+    print(f"\nunzipped arm64 Lambda package: {size / 2**20:.1f} MiB ({size} bytes) in {cli_package.name}")
+    assert size < PACKAGE_BUDGET_BYTES
+
+
+def test_cli_package_holds_the_serving_code_and_nothing_of_training(cli_package):
+    for name in ("functions/api.py", "functions/jobs.py", "functions/uploads.py", "infra/settings.py", "model_build/bundle.py"):
+        assert (cli_package / name).is_file(), name
+    for name in ("torch", "model_build/train.py", "infra/app.py", "botocore", "boto3", "tests"):
+        assert not (cli_package / name).exists(), name
+    assert not list(cli_package.rglob("__pycache__"))
+
+
+def test_cli_package_is_built_for_arm64(cli_package):
+    (extension,) = (cli_package / "onnxruntime" / "capi").glob("onnxruntime_pybind11_state*.so")
+    assert "aarch64" in extension.name and "cpython-312" in extension.name
+
+
+@pytest.fixture(scope="module")
+def x86_package(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("package")
+    ServingPackage(python_version="3.12", architecture="x86_64").build(folder)
+    print(f"\nunzipped x86_64 Lambda package: {_size(folder) / 2**20:.1f} MiB")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runtime_sdk(tmp_path_factory) -> Path:
+    """What the Lambda runtime adds to the path and the package leaves out: the AWS SDK."""
+    folder = tmp_path_factory.mktemp("runtime-sdk")
+    for name in RUNTIME_PROVIDED:
+        (folder / name).symlink_to(Path(importlib.import_module(name).__file__).parent)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    with socket.socket() as free_port:
+        free_port.bind(("127.0.0.1", 0))
+        port = free_port.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def published_cloud(moto_endpoint, tiny_bundle_root) -> Cloud:
+    """Buckets and queues on a moto server (the probe is another process), the tiny bundle published."""
+    clients = {
+        service: boto3.client(
+            service,
+            endpoint_url=moto_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for service in ("s3", "sqs")
+    }
+    suffix = uuid.uuid4().hex[:8]
+    for bucket in (f"models-{suffix}", f"data-{suffix}"):
+        clients["s3"].create_bucket(Bucket=bucket)
+    cloud = Cloud(
+        s3=clients["s3"],
+        sqs=clients["sqs"],
+        model_bucket=f"models-{suffix}",
+        data_bucket=f"data-{suffix}",
+        jobs_queue_url=clients["sqs"].create_queue(QueueName=f"jobs-{suffix}")["QueueUrl"],
+        uploads_queue_url=clients["sqs"].create_queue(QueueName=f"uploads-{suffix}")["QueueUrl"],
+        model_prefix=settings.MODEL_PREFIX,
+    )
+    cloud.version = cloud.publish_folder(tiny_bundle_root)
+    return cloud
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory, templates, x86_package, runtime_sdk, moto_endpoint, published_cloud) -> dict:
+    """The API function run from the package by CPython 3.12, with the environment CDK gives it."""
+    _, function = function_for_handler(templates["Service"], settings.API_FUNCTION.handler)
+    deployed = {  # what the stack resolves each reference to, here
+        "MODEL_BUCKET": published_cloud.model_bucket,
+        "DATA_BUCKET": published_cloud.data_bucket,
+        "JOBS_QUEUE_URL": published_cloud.jobs_queue_url,
+    }
+    environment = {
+        name: deployed[name] if isinstance(value, dict) else value
+        for name, value in function["Properties"]["Environment"]["Variables"].items()
+    }
+    environment.update(
+        PATH=os.environ["PATH"],
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ENDPOINT_URL=moto_endpoint,
+    )
+    output = tmp_path_factory.mktemp("probe") / "result.json"
+    event = api_event("POST", "/classify", {"texts": ["a wonderful, moving film", "boring and awful"]})
+    result = subprocess.run(
+        [str(_python_312()), "-I", "-S", str(PROBE), str(x86_package), str(runtime_sdk), str(output)],
+        input=json.dumps(event),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(output.read_text())
+
+
+def test_handlers_and_their_dependencies_import_from_the_package_alone(probe, x86_package):
+    for module, file in probe["files"].items():
+        assert Path(file).resolve().is_relative_to(x86_package.resolve()), f"{module} came from {file}"
+
+
+def test_the_api_handler_classifies_with_the_published_bundle(probe, published_cloud):
+    response = probe["response"]
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    assert body["model_version"] == published_cloud.version
+    assert [prediction["label"] for prediction in body["predictions"]] == ["positive", "negative"]
