@@ -29,7 +29,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -113,20 +113,36 @@ class PreprocessConfig:
             raise PreprocessConfigError(f"preprocess.json is invalid: {error}") from None
 
 
+class _InvisibleAsSpace(dict):
+    """A `str.translate` table: invisible characters to a space, every other to itself; filled
+    as characters are met (at most 65,536 kept, so no input can grow it without bound)."""
+
+    def __missing__(self, codepoint: int) -> int:
+        value = 0x20 if unicodedata.category(chr(codepoint)) in _INVISIBLE_CATEGORIES else codepoint
+        if len(self) < 1 << 16:
+            self[codepoint] = value
+        return value
+
+
+_INVISIBLE_AS_SPACE = _InvisibleAsSpace()
+# For ASCII text the pattern means the same with ASCII classes, and matches faster. (They differ
+# only on \x1c-\x1f, control characters that `normalize` has already made spaces.)
+_ASCII_TOKEN = re.compile(_TOKEN.pattern, re.ASCII)
+
+
 def normalize(text: str) -> str:
     """HTML breaks and entities resolved, NFKC, case-folded, invisible characters as spaces."""
     text = html.unescape(_BREAK_TAG.sub(" ", text))
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isprintable():
-        text = "".join(
-            " " if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in text
-        )
+        text = text.translate(_INVISIBLE_AS_SPACE)
     return text
 
 
 def tokenize(text: str) -> list[str]:
     """Normalized tokens of ``text`` (words, and single punctuation/symbol characters)."""
-    return _TOKEN.findall(normalize(text))
+    text = normalize(text)
+    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
 
 
 def _truncate(tokens: list[str], max_tokens: int) -> list[str]:
@@ -171,38 +187,54 @@ class Preprocessor:
 
         An empty or token-free text gives an empty array; `encode_batch` pads it.
         """
-        tokens = _truncate(tokenize(text), self.config.max_tokens)
-        hashes = _token_hashes(tokens)
-        count = len(hashes)
-        parts = []
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
+        """`encode` of each text, computed for all of them at once: the tokens of every text
+        are hashed in one pass and the n-gram arithmetic runs over the whole batch, so the
+        per-text cost is mostly tokenizing (the Lambda functions encode many texts a call)."""
+        token_lists = [_truncate(tokenize(text), self.config.max_tokens) for text in texts]
+        counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        hashes = _token_hashes(list(chain.from_iterable(token_lists)))
+        owner = np.repeat(np.arange(len(token_lists)), counts)  # the text of each token
+        parts, owners = [], []
         with np.errstate(over="ignore"):
             for order in self.config.ngram_orders:
-                if count < order:
+                windows = len(hashes) - order + 1
+                if windows <= 0:
                     continue
-                windows = count - order + 1
                 combined = self._order_salts[order] + hashes[:windows] * _POSITION_MULTIPLIERS[0]
                 for position in range(1, order):
                     combined += hashes[position : windows + position] * _POSITION_MULTIPLIERS[position]
+                texts_of = owner[:windows]
+                if order > 1:  # keep the windows that lie inside one text
+                    inside = texts_of == owner[order - 1 :]
+                    combined, texts_of = combined[inside], texts_of[inside]
                 parts.append(combined)
+                owners.append(texts_of)
             if not parts:
-                return np.zeros(0, dtype=np.int64)
-            # the finalizer is element-wise: one call over all orders does the same work
-            mixed = _finalize(np.concatenate(parts) if len(parts) > 1 else parts[0])
+                return [np.zeros(0, dtype=np.int64) for _ in token_lists]
+            # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
+            texts_of = np.concatenate(owners)
+            grouped = np.argsort(texts_of, kind="stable")
+            texts_of = texts_of[grouped]
+            mixed = _finalize(np.concatenate(parts)[grouped])
         ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
-        return _sorted_unique(ids) if self.config.unique_ngrams else ids
-
-    def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
-        return [self.encode(text) for text in texts]
+        if self.config.unique_ngrams:
+            ids, texts_of = _sorted_unique_per_text(ids, texts_of)
+        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(token_lists))))
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """A ``[len(texts), longest]`` matrix padded with `PADDING_ID` (at least one column)."""
         return pad(self.encode_many(texts))
 
 
-def _sorted_unique(ids: np.ndarray) -> np.ndarray:
-    """``np.unique(ids)`` for a fresh array, sorting it in place (several times faster)."""
-    ids.sort()
-    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if len(ids) else ids
+def _sorted_unique_per_text(ids: np.ndarray, texts_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique`` of each text's ids, for all texts in one sort (ids < 2**30 < num_buckets)."""
+    keys = (texts_of << 30) | ids
+    keys.sort()
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+    return keys & ((1 << 30) - 1), keys >> 30
 
 
 def pad(sequences: Sequence[np.ndarray], min_length: int = 1) -> np.ndarray:

@@ -170,11 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish the bundle but leave OUT/current.json as it is",
     )
     parser.add_argument(
-        "--no-refit",
-        dest="refit",
-        action="store_false",
-        help="keep the model of the best validation epoch instead of training again, for that many "
-        "epochs, on all training reviews (validation included)",
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after choosing the epoch count on the validation split, train again from scratch on all "
+        "training reviews (validation included) for that many epochs; --no-refit keeps the model of the "
+        f"best validation epoch (default: {per_arch('refit')})",
     )
     parser.add_argument(
         "--set",
@@ -229,7 +230,7 @@ def parse_options(argv: Sequence[str] | None = None) -> TrainOptions:
         min_accuracy=args.min_accuracy,
         max_quantization_drop=args.max_quantization_drop,
         promote=args.promote,
-        refit=args.refit,
+        refit=defaults.refit if args.refit is None else args.refit,
         model_options=model_options,
         progress=args.progress,
     )

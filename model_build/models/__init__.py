@@ -20,6 +20,8 @@ class TrainingDefaults:
     learning_rate: float
     batch_size: int
     weight_decay: float = 0.0
+    # train again on all training reviews for the chosen epoch count (see model_build.train)
+    refit: bool = True
 
 
 def available() -> list[str]:
