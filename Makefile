@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
 EXTRAS ?= serving,training,infra,dev
 MODELS ?= artifacts/models
 
@@ -11,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install demo test bench-train train train-lstm clean
+.PHONY: install demo test bench-train bench-local train train-lstm clean
 
 install: $(INSTALLED)
 
@@ -21,12 +22,14 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(INSTALLED)
 
-## make demo: train the default model if no bundle exists, publish it locally, print its card
+## make demo: train the default model if no bundle exists and print its card, then start the local
+## cloud, classify over HTTP, run a queued job, upload a file with the AWS CLI, print the results, stop
 demo: install
 	$(PY) -m model_build.demo --models $(MODELS)
+	$(PY) -m infra.local.demo --models $(MODELS)
 
 ## make test: the whole suite (what .ci/run runs)
-test: install
+test: install $(NODE_INSTALLED)
 	$(PY) -m pytest
 
 ## make train: the default (bow) model from the shared tarball into $(MODELS)
@@ -41,5 +44,46 @@ ARCHS ?= bow
 bench-train: install
 	$(PY) -m model_build.bench_train --archs $(ARCHS)
 
+## make bench-local: a bounded load run against the local cloud (loopback); requests/s, p50, p99
+CLIENTS ?= 16
+REQUESTS ?= 2000
+bench-local: install
+	$(PY) -m benchmarks.local_cloud --models $(MODELS) --clients $(CLIENTS) --requests $(REQUESTS)
+
 clean:
 	rm -rf $(VENV) artifacts cdk.out .pytest_cache
+
+# -- AWS: the CDK app in infra/ (docs/deploy.md) -------------------------------------------------
+CDK := npx --no-install cdk
+STAGE ?= dev
+ARCH ?= bow
+TRAINING_STACK = Sentiment-$(STAGE)-Training
+
+.PHONY: synth deploy train-cloud
+
+# the CDK CLI pinned in package.json / package-lock.json
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_INSTALLED)
+
+## make synth: the CloudFormation templates into cdk.out/, offline (no credentials, no Docker)
+synth: install $(NODE_INSTALLED)
+	$(CDK) synth --no-notices --quiet -c stage=$(STAGE)
+
+## make deploy: all three stacks of STAGE into the current AWS account and region
+deploy: install $(NODE_INSTALLED)
+	$(CDK) deploy --all --no-notices -c stage=$(STAGE)
+
+## make train-cloud: submit the GPU training job of STAGE (ARCH=bow or lstm) to AWS Batch
+train-cloud: install
+	@set -e; \
+	output() { $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(TRAINING_STACK) \
+		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	$(VENV)/bin/aws batch submit-job --job-name "sentiment-$(ARCH)-$$(date +%Y%m%d-%H%M%S)" \
+		--job-queue "$$(output JobQueueArn)" --job-definition "$$(output JobDefinitionArn)" \
+		--parameters arch=$(ARCH)
+
+## make bench: the serving benchmark (cold start, warm latency, throughput vs scikit-learn, uploads, int8/fp32/torch)
+.PHONY: bench
+bench: install
+	$(PY) -m benchmarks.serving

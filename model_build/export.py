@@ -18,6 +18,12 @@ from torch import nn
 from model_build.preprocess import PreprocessConfig
 
 
+# The embedding tables (Gather) hold nearly every weight, and LSTM weights are the rest. The
+# small classifier MatMul stays fp32 on purpose: quantizing it would quantize its input per
+# run, so a text's probabilities would shift with whichever texts share its batch.
+QUANTIZED_OPERATORS = ("Gather", "LSTM")
+
+
 class ExportError(Exception):
     """The model could not be exported or quantized."""
 
@@ -76,6 +82,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> None:
                     str(prepared),
                     str(int8_path),
                     weight_type=QuantType.QInt8,
+                    op_types_to_quantize=list(QUANTIZED_OPERATORS),
                     extra_options={"EnableSubgraph": False},
                 )
         except Exception as error:

@@ -29,7 +29,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -153,12 +153,25 @@ def _truncate(tokens: list[str], max_tokens: int) -> list[str]:
     return tokens[:head] + (tokens[-tail:] if tail else [])
 
 
+class _TokenHashes(dict):
+    """CRC-32 of each token's UTF-8 bytes, remembered for the first 131,072 distinct tokens
+    (word frequencies are Zipfian: a few thousand tokens make most of any text)."""
+
+    def __missing__(self, token: str) -> int:
+        # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") still
+        # encodes, deterministically, instead of raising.
+        value = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+        if len(self) < 1 << 17:
+            self[token] = value
+        return value
+
+
+_TOKEN_HASHES = _TokenHashes()
+
+
 def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") still
-    # encodes, deterministically, instead of raising.
     # map() keeps the per-token loop in C: this is the hottest line of serving.
-    encoded = map(str.encode, tokens, repeat("utf-8"), repeat("surrogatepass"))
-    return np.fromiter(map(zlib.crc32, encoded), dtype=np.uint64, count=len(tokens))
+    return np.fromiter(map(_TOKEN_HASHES.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def _finalize(values: np.ndarray) -> np.ndarray:

@@ -67,7 +67,8 @@ def test_pointer_names_the_version_and_the_card_checksum(tiny_bundle_root):
 def test_int8_model_is_quantized_and_much_smaller(tiny_bundle_root):
     version = _only_version(tiny_bundle_root)
     int8 = onnx.load(str(version / "model.onnx"))
-    assert any(init.data_type == onnx.TensorProto.INT8 for init in int8.graph.initializer)
+    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+    assert any(init.data_type in eight_bit and "embedding" in init.name for init in int8.graph.initializer)
     assert (version / "model.onnx").stat().st_size <= 0.35 * (version / "model.fp32.onnx").stat().st_size
 
 
@@ -214,3 +215,13 @@ def test_demo_refuses_a_tampered_bundle(models_copy):
     assert result.returncode == 2
     assert result.stderr.startswith("error: model.onnx of") and "fails verification" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_int8_probabilities_do_not_depend_on_the_batch(tiny_bundle_root, imdb_tarball):
+    folder = _only_version(tiny_bundle_root)
+    preprocessor = Preprocessor.from_json((folder / "preprocess.json").read_bytes())
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    texts = load_imdb(imdb_tarball, progress=False).test.texts[:20]
+    (together,) = session.run(None, {"input_ids": preprocessor.encode_batch(texts)})
+    alone = np.concatenate([session.run(None, {"input_ids": preprocessor.encode_batch([t])})[0] for t in texts])
+    assert np.abs(together - alone).max() <= 1e-6

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make`` targets; not part of any deployed package."""

@@ -1,0 +1,222 @@
+"""``functions.api.lambda_handler``: the HTTP API behind API Gateway (REST proxy events).
+
+Routes parse and validate (Powertools with pydantic models), call one function and return.
+Every error is turned into a status code and a JSON body in one place, the exception handlers
+at the end of this module: input never causes a 5xx, and no stack trace reaches a caller.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from functools import cache
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from infra.settings import APP_NAME, ROUTES
+
+from functions import dependencies
+from functions.api_models import (
+    ClassifyRequest,
+    ClassifyResponse,
+    ErrorResponse,
+    HealthResponse,
+    JobAccepted,
+    JobRequest,
+    JobStatusResponse,
+)
+from functions.classification import classify_texts
+from functions.job_service import JobNotFoundError, job_status, submit_job
+from functions.model_store import ModelUnavailableError
+from functions.object_store import StorageError
+from functions.observability import capture_lambda_handler, logger, metrics
+from functions.settings import MAX_BODY_BYTES, SettingsError
+
+API_VERSION = "1"
+
+
+class RequestBodyTooLargeError(Exception):
+    """The request body is larger than `MAX_BODY_BYTES`."""
+
+
+def _bounded_json(body: str) -> Any:
+    # Powertools parses the body with this; refusing a huge body here spares parsing it.
+    if len(body) > MAX_BODY_BYTES or len(body.encode()) > MAX_BODY_BYTES:
+        raise RequestBodyTooLargeError()
+    return json.loads(body)
+
+
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_bounded_json)
+
+
+def _documented(status: int, description: str, model: type) -> dict[int, dict[str, Any]]:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+# Powertools documents a route's own status only when given no `responses`; these routes list
+# every status they answer with (422, for a body that breaks the models, it adds itself).
+_UNAVAILABLE = _documented(503, "No model can be served, or storage is unavailable", ErrorResponse)
+_BODY_ERRORS = {
+    **_documented(400, "The body is not valid UTF-8 (or base64)", ErrorResponse),
+    **_documented(413, "The body is too large", ErrorResponse),
+    **_documented(415, "The body is not application/json", ErrorResponse),
+    **_UNAVAILABLE,
+}
+
+
+@app.post(
+    "/classify",
+    summary="Classify 1 to 64 texts",
+    responses={**_documented(200, "Predictions in input order", ClassifyResponse), **_BODY_ERRORS},
+)
+def classify(request: ClassifyRequest) -> ClassifyResponse:
+    texts = request.all_texts()
+    result = classify_texts(dependencies.model_store().current, texts)
+    logger.info("classified", extra={"texts": len(texts), "characters": sum(map(len, texts)), "model_version": result.model_version})
+    return ClassifyResponse(model_version=result.model_version, predictions=[p.to_dict() for p in result.predictions])
+
+
+@app.post("/jobs", summary="Queue 1 to 10,000 texts", responses={**_documented(202, "The job is queued", JobAccepted), **_BODY_ERRORS})
+def create_job(request: JobRequest) -> Response[JobAccepted]:
+    job_id = submit_job(dependencies.data_bucket(), dependencies.jobs_queue(), request.texts)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body=JobAccepted(job_id=job_id).model_dump(),
+    )
+
+
+@app.get(
+    "/jobs/<job_id>",
+    summary="The status of a job, with its predictions when done",
+    responses={
+        **_documented(200, "The job's status", JobStatusResponse),
+        **_documented(404, "No job has this id", ErrorResponse),
+        **_UNAVAILABLE,
+    },
+)
+def get_job(job_id: Annotated[str, Path(max_length=64)]):
+    status = JobStatusResponse(**vars(job_status(dependencies.data_bucket(), job_id)))
+    # Fields that do not apply to the status (predictions while queued) are left out, not null;
+    # Powertools' response validation would put them back, so this route builds its own body.
+    return Response(status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=status.model_dump(exclude_none=True))
+
+
+@app.get("/model", summary="The card of the model being served", responses={**_documented(200, "The model card", dict), **_UNAVAILABLE})
+def model_card() -> dict[str, Any]:
+    return dependencies.model_store().current().card
+
+
+@app.get("/health", summary="200 when a model is loaded", responses={**_documented(200, "A model is loaded", HealthResponse), **_UNAVAILABLE})
+def health() -> HealthResponse:
+    return HealthResponse(model_version=dependencies.model_store().current().version)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json())
+
+
+@cache
+def _openapi_json() -> str:
+    return app.get_openapi_json_schema(title=f"{APP_NAME} API", version=API_VERSION)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+
+
+# -- errors to HTTP, in one place ------------------------------------------------------------
+
+
+def _error(status: HTTPStatus, error: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    body = ErrorResponse(error=error, message=message, details=details).model_dump(exclude_none=True)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _sent_json() -> bool:
+    content_type = app.current_event.headers.get("content-type", "").strip().lower()
+    return not content_type or content_type.startswith("application/json")
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response:
+    if not _sent_json():
+        return _unsupported_content_type(error)
+    # loc and msg say what is wrong; pydantic's "input" would echo the text back, so it stays out
+    details = [{"location": list(item["loc"]), "problem": item.get("msg", item["type"])} for item in error.errors()]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "the request does not match the API", details)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_content_type(error: Exception) -> Response:
+    return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send the body as application/json")
+
+
+@app.exception_handler(RequestBodyTooLargeError)
+def _too_large(error: RequestBodyTooLargeError) -> Response:
+    return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+
+
+@app.exception_handler([binascii.Error, UnicodeDecodeError])
+def _undecodable(error: ValueError) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, "undecodable_body", "the body is not valid UTF-8 (or not valid base64)")
+
+
+@app.exception_handler(NotFoundError)
+def _no_route(error: NotFoundError) -> Response:
+    method = app.current_event.http_method.upper()
+    path = app.current_event.path
+    allowed = sorted(route.method for route in ROUTES if _matches(route.path, path))
+    if allowed:
+        response = _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"{path} accepts {', '.join(allowed)}, not {method}")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return _error(HTTPStatus.NOT_FOUND, "not_found", f"there is no route {path}")
+
+
+def _matches(template: str, path: str) -> bool:
+    parts, wanted = path.strip("/").split("/"), template.strip("/").split("/")
+    return len(parts) == len(wanted) and all(w.startswith("{") or w == p for w, p in zip(wanted, parts))
+
+
+@app.exception_handler(JobNotFoundError)
+def _unknown_job(error: JobNotFoundError) -> Response:
+    return _error(HTTPStatus.NOT_FOUND, "job_not_found", "there is no job with this id")
+
+
+@app.exception_handler(ModelUnavailableError)
+def _no_model(error: ModelUnavailableError) -> Response:
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "model_unavailable", str(error))
+
+
+@app.exception_handler(StorageError)
+def _storage_down(error: StorageError) -> Response:
+    logger.error("storage failed", extra={"error": str(error)})
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "storage_unavailable", "storage is unavailable, try again later")
+
+
+@app.exception_handler(SettingsError)
+def _misconfigured(error: SettingsError) -> Response:
+    logger.error("the function is misconfigured", extra={"error": str(error)})
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "misconfigured", "the service is misconfigured")
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response:
+    # a defect, not the caller's fault: the trace goes to the log, never to the caller
+    logger.exception("unexpected error")
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request failed unexpectedly")

@@ -1,0 +1,158 @@
+"""Queued classification jobs: ``jobs/<job_id>/request.json`` in, ``jobs/<job_id>/result.json`` out.
+
+The API stores the request and puts only the id on the jobs queue (a request of 10,000 texts
+does not fit in an SQS message). The consumer classifies and writes the result with a
+conditional write, so redelivered or concurrent deliveries of one job produce one result. A
+job that cannot succeed (its request missing or malformed) gets a failed result instead of an
+exception, so SQS does not retry it forever.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from infra.settings import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
+
+from functions.classification import classify_texts
+from functions.object_store import Bucket, Queue
+from functions.observability import logger
+from functions.sentiment_model import SentimentModel
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+JobState = Literal["queued", "done", "failed"]
+
+
+class JobNotFoundError(Exception):
+    """No job has this id (or the id is not one this service could have issued)."""
+
+
+class InvalidJobMessageError(Exception):
+    """A jobs-queue message that names no job; retrying it cannot help."""
+
+
+class _UnusableRequestError(Exception):
+    """A stored job request that no retry can make classifiable (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    status: JobState
+    model_version: str | None = None
+    predictions: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_job_id(value: str) -> bool:
+    return bool(_JOB_ID.match(value))
+
+
+def _request_key(job_id: str) -> str:
+    return f"{JOBS_PREFIX}{job_id}/request.json"
+
+
+def _result_key(job_id: str) -> str:
+    return f"{JOBS_PREFIX}{job_id}/result.json"
+
+
+def submit_job(bucket: Bucket, queue: Queue, texts: list[str]) -> str:
+    job_id = new_job_id()
+    request = {"job_id": job_id, "texts": texts, "submitted_at": time.time()}
+    bucket.put_bytes(_request_key(job_id), json.dumps(request).encode())
+    queue.send({"job_id": job_id})
+    logger.info("job queued", extra={"job_id": job_id, "texts": len(texts)})
+    return job_id
+
+
+def job_status(bucket: Bucket, job_id: str) -> JobStatus:
+    # Only ids of our own shape reach S3: no other key can be named through the route.
+    if not is_job_id(job_id):
+        raise JobNotFoundError(job_id)
+    result = bucket.get_json(_result_key(job_id))
+    if result is not None:
+        return JobStatus(
+            job_id=job_id,
+            status=result["status"],
+            model_version=result.get("model_version"),
+            predictions=result.get("predictions"),
+            error=result.get("error"),
+        )
+    if bucket.head(_request_key(job_id)) is None:
+        raise JobNotFoundError(job_id)
+    return JobStatus(job_id=job_id, status="queued")
+
+
+def job_id_of_message(body: str) -> str:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise InvalidJobMessageError("the message is not JSON") from None
+    job_id = message.get("job_id") if isinstance(message, dict) else None
+    if not isinstance(job_id, str) or not is_job_id(job_id):
+        raise InvalidJobMessageError("the message names no valid job id")
+    return job_id
+
+
+def run_job(bucket: Bucket, job_id: str, current_model: Callable[[], SentimentModel], *, last_attempt: bool = False) -> None:
+    """Classifies one job once; a job that already has a result is left as it is. An error
+    propagates (the delivery is retried); on the ``last_attempt`` the job is marked failed first."""
+    if bucket.head(_result_key(job_id)) is not None:
+        logger.info("job already finished", extra={"job_id": job_id})
+        return
+    try:
+        texts = _texts_of_request(bucket.get_bytes(_request_key(job_id)))
+        result = classify_texts(current_model, texts)
+    except _UnusableRequestError as reason:
+        _fail(bucket, job_id, str(reason))
+        return
+    except Exception as error:  # whatever stops the last attempt is the job's reason to fail
+        if last_attempt:
+            _fail(bucket, job_id, f"the job could not be run ({type(error).__name__}); retries are exhausted")
+        raise
+    predictions = [prediction.to_dict() for prediction in result.predictions]
+    _write_result(
+        bucket,
+        job_id,
+        {"job_id": job_id, "status": "done", "model_version": result.model_version, "predictions": predictions},
+    )
+    logger.info("job done", extra={"job_id": job_id, "texts": len(texts), "model_version": result.model_version})
+
+
+def _fail(bucket: Bucket, job_id: str, reason: str) -> None:
+    _write_result(bucket, job_id, {"job_id": job_id, "status": "failed", "error": reason})
+    logger.warning("job failed", extra={"job_id": job_id, "reason": reason})
+
+
+def _texts_of_request(data: bytes | None) -> list[str]:
+    if data is None:
+        raise _UnusableRequestError("the job's request does not exist")
+    try:
+        request = json.loads(data)
+    except ValueError:
+        raise _UnusableRequestError("the job's request is not valid JSON") from None
+    texts = request.get("texts") if isinstance(request, dict) else None
+    if (
+        not isinstance(texts, list)
+        or not 1 <= len(texts) <= MAX_TEXTS_PER_JOB
+        or not all(isinstance(text, str) and 0 < len(text) <= MAX_TEXT_CHARS for text in texts)
+    ):
+        raise _UnusableRequestError(
+            f"the job's request must hold 1 to {MAX_TEXTS_PER_JOB} texts of 1 to {MAX_TEXT_CHARS} characters"
+        )
+    return texts
+
+
+def _write_result(bucket: Bucket, job_id: str, result: dict[str, Any]) -> None:
+    # The first finished delivery wins; a later one finds the result and keeps it.
+    if not bucket.create(_result_key(job_id), json.dumps(result).encode()):
+        logger.info("job result already written", extra={"job_id": job_id})

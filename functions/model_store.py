@@ -1,0 +1,168 @@
+"""The model a container serves: found through ``current.json``, verified, loaded once, swapped
+when a new version is published.
+
+The store re-reads the pointer at most every ``refresh_seconds`` (every second while it has no
+model at all). A new version is downloaded into its own folder under the cache directory,
+verified (the card against the pointer's sha256, every file it loads against the card) and
+loaded; only then does it replace the model being served. A bundle that fails any of that is
+refused (logged, counted) and not tried again until the pointer changes; the last good model
+keeps serving. Folders of versions no longer served are removed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from model_build import bundle
+from model_build.bundle import BundleError, Pointer
+from model_build.preprocess import PreprocessConfigError, Preprocessor
+
+from functions.object_store import Bucket, StorageError
+from functions.observability import count, logger, milliseconds, model_metrics, subsegment
+from functions.sentiment_model import SentimentModel
+
+NO_MODEL_RETRY_SECONDS = 1.0
+
+
+class ModelUnavailableError(Exception):
+    """No model can be served: none is published, or none published so far could be loaded."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    bucket: Bucket
+    prefix: str  # "models/"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def describe(self, name: str) -> str:
+        return f"s3://{self.bucket.name}/{self.key(name)}"
+
+
+class ModelStore:
+    def __init__(
+        self,
+        source: ModelSource,
+        cache_dir: Path,
+        *,
+        refresh_seconds: float,
+        threads: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._cache_dir = cache_dir
+        self._refresh_seconds = refresh_seconds
+        self._threads = threads
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._model: SentimentModel | None = None
+        self._pointer: Pointer | None = None
+        self._refused: Pointer | None = None
+        self._problem = "no model has been loaded yet"
+        self._next_check = float("-inf")
+
+    def current(self) -> SentimentModel:
+        """The model to serve now; raises `ModelUnavailableError` when there is none."""
+        if self._clock() >= self._next_check:
+            with self._lock:
+                if self._clock() >= self._next_check:
+                    self._refresh()
+        if self._model is None:
+            raise ModelUnavailableError(f"no model is available: {self._problem}")
+        return self._model
+
+    def _refresh(self) -> None:
+        try:
+            pointer = self._read_pointer()
+            if pointer is not None and pointer not in (self._pointer, self._refused):
+                self._swap_to(pointer)
+        except StorageError as error:
+            # transient: keep what is served, try again at the next check
+            logger.warning("cannot read the model bundle", extra={"error": str(error)})
+            self._problem = f"the model bucket cannot be read ({error})"
+        interval = self._refresh_seconds if self._model is not None else min(self._refresh_seconds, NO_MODEL_RETRY_SECONDS)
+        self._next_check = self._clock() + interval
+
+    def _read_pointer(self) -> Pointer | None:
+        data = self._source.bucket.get_bytes(self._source.key(bundle.POINTER_FILE))
+        if data is None:
+            self._problem = f"nothing is published at {self._source.describe(bundle.POINTER_FILE)}"
+            return None
+        try:
+            return Pointer.from_json(data)
+        except BundleError as error:
+            self._problem = f"{self._source.describe(bundle.POINTER_FILE)} is invalid ({error})"
+            logger.error("refused the model pointer", extra={"error": str(error)})
+            return None
+
+    def _swap_to(self, pointer: Pointer) -> None:
+        started = time.perf_counter()
+        try:
+            with subsegment("load_model"):
+                model = self._load(pointer)
+        except BundleError as error:
+            self._refused = pointer
+            self._problem = f"the published bundle {pointer.version} was refused ({error})"
+            logger.error("refused a model bundle", extra={"model_version": pointer.version, "error": str(error)})
+            with model_metrics(pointer.version) as metric:
+                count(metric, "RefusedBundles", 1)
+            return
+        seconds = time.perf_counter() - started
+        previous, self._model, self._pointer = self._model, model, pointer
+        logger.info(
+            "serving a model",
+            extra={"model_version": model.version, "previous_version": previous and previous.version,
+                   "load_ms": round(seconds * 1000, 1)},
+        )  # fmt: skip
+        with model_metrics(model.version) as metric:
+            milliseconds(metric, "ModelLoadTime", seconds)
+        self._remove_other_versions(keep=model.version)
+
+    def _load(self, pointer: Pointer) -> SentimentModel:
+        version = pointer.version
+        folder = self._cache_dir / version
+        shutil.rmtree(folder, ignore_errors=True)  # a previous attempt's leftovers
+        folder.mkdir(parents=True)
+        model_path = folder / bundle.MODEL_FILE
+        try:
+            # The three reads start together (a cold start waits for the slowest, not the sum);
+            # nothing is used before the card, verified against the pointer, vouches for it.
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                card_data = pool.submit(self._read, version, bundle.CARD_FILE)
+                preprocess_data = pool.submit(self._read, version, bundle.PREPROCESS_FILE)
+                model_sha256 = pool.submit(self._source.bucket.download, self._source.key(f"{version}/{bundle.MODEL_FILE}"), model_path)
+            card = bundle.parse_card(card_data.result(), expected_sha256=pointer.card_sha256)
+            if card["version"] != version:
+                raise BundleError(f"the card of {version} names the version {card['version']}")
+            bundle.verify_file(card, bundle.PREPROCESS_FILE, preprocess_data.result())
+            try:
+                preprocessor = Preprocessor.from_json(preprocess_data.result())
+            except PreprocessConfigError as error:
+                raise BundleError(str(error)) from None
+            if model_sha256.result() is None:
+                raise BundleError(f"{self._source.describe(f'{version}/{bundle.MODEL_FILE}')} does not exist")
+            if model_sha256.result() != card.get("files", {}).get(bundle.MODEL_FILE, {}).get("sha256"):
+                # the hash was taken while downloading; verify_file words the refusal
+                bundle.verify_file(card, bundle.MODEL_FILE, model_path)
+            return SentimentModel.load(model_path, preprocessor, card, self._threads)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _read(self, version: str, name: str) -> bytes:
+        data = self._source.bucket.get_bytes(self._source.key(f"{version}/{name}"))
+        if data is None:
+            raise BundleError(f"{self._source.describe(f'{version}/{name}')} does not exist")
+        return data
+
+    def _remove_other_versions(self, keep: str) -> None:
+        for folder in self._cache_dir.iterdir():
+            if folder.is_dir() and folder.name != keep:
+                shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""Logger, metrics and tracing shared by the three functions (a neutral module, no handler).
+
+Logs are JSON (Powertools Logger) and never carry raw input text: lengths and counts only.
+Metrics are CloudWatch EMF in the ``Sentiment`` namespace. The handlers flush `metrics` for the
+cold-start metric; everything about predictions goes out through `model_metrics`, with the
+model version as a dimension.
+
+The X-Ray SDK costs about 250 ms to import (it builds a botocore client of its own), so the
+Powertools Tracer is built on the first traced call, and only where tracing can work: inside
+Lambda with ``POWERTOOLS_TRACE_DISABLED`` unset. Elsewhere (tests, the benchmark, the local
+cloud) tracing is a no-op that imports nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from typing import Callable, Iterator
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from infra.settings import APP_NAME
+
+NAMESPACE = APP_NAME
+SERVICE = "sentiment"
+MODEL_VERSION_DIMENSION = "ModelVersion"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# These libraries log request parameters and bodies (texts included) at DEBUG; a DEBUG log
+# level set for the function must not turn that on.
+for _library in ("aws_lambda_powertools", "botocore", "urllib3"):
+    logging.getLogger(_library).setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def model_metrics(version: str) -> Iterator[EphemeralMetrics]:
+    """Metrics of one unit of work (a request, a job, a file) for one model version, published
+    as one EMF record on exit. A record of their own keeps the version dimension right even
+    when a batch of work spans a model swap."""
+    unit = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    unit.add_dimension(MODEL_VERSION_DIMENSION, version)
+    yield unit
+    unit.flush_metrics()
+
+
+def count(metric: EphemeralMetrics, name: str, value: float) -> None:
+    metric.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def milliseconds(metric: EphemeralMetrics, name: str, seconds: float) -> None:
+    metric.add_metric(name=name, unit=MetricUnit.Milliseconds, value=round(seconds * 1000, 3))
+
+
+@functools.cache
+def _tracer():
+    if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+        return None
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}:
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def capture_lambda_handler(handler: Callable) -> Callable:
+    """Powertools' ``tracer.capture_lambda_handler``, with the tracer built on first call."""
+
+    @functools.wraps(handler)
+    def traced(event, context):
+        tracer = _tracer()
+        if tracer is None:
+            return handler(event, context)
+        return tracer.capture_lambda_handler(handler)(event, context)
+
+    return traced
+
+
+@contextlib.contextmanager
+def subsegment(name: str) -> Iterator[None]:
+    """An X-Ray subsegment around a block, when tracing is on."""
+    tracer = _tracer()
+    if tracer is None:
+        yield
+        return
+    with tracer.provider.in_subsegment(name):
+        yield

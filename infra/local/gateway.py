@@ -1,0 +1,320 @@
+"""API Gateway (REST API, Lambda proxy integration) in front of ``functions.api`` on loopback.
+
+What the deployed gateway does, in its order: a request for a route the API does not declare is
+answered 403 "Missing Authentication Token"; one without a known ``x-api-key`` 403 "Forbidden";
+one past its key's usage plan (rate and burst, daily quota) or past the stage's throttle 429.
+Every other request becomes a REST proxy event (payload v1) for the function, and the function's
+answer goes back as the HTTP response. A function error is a 502, an answer later than the
+integration timeout (29 s) a 504, with API Gateway's bodies and ``x-amzn-ErrorType`` headers.
+
+Not emulated: the request validator of the CDK stack (bodies reach the function unvalidated, and
+the function validates them itself), custom domains, and the stage name in the URL: the routes
+are served at the root (``http://127.0.0.1:3000/classify``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import TimeoutError as InvocationTimeout
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infra import settings
+from infra.local.containers import FunctionPool
+from infra.local.resources import ACCOUNT_ID
+from infra.local.throttling import DailyQuota, TokenBucket
+
+logger = logging.getLogger(__name__)
+
+STAGE = "local"
+API_ID = "local"
+# API Gateway's limit on a request's payload
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# API Gateway's value rules for an API key
+API_KEY_LENGTHS = range(20, 129)
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    status: int
+    error_type: str
+    message: str
+
+
+MISSING_TOKEN = GatewayError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+FORBIDDEN = GatewayError(403, "ForbiddenException", "Forbidden")
+TOO_MANY_REQUESTS = GatewayError(429, "TooManyRequestsException", "Too Many Requests")
+QUOTA_EXCEEDED = GatewayError(429, "LimitExceededException", "Limit Exceeded")
+TOO_LONG = GatewayError(413, "RequestTooLongException", "Request Too Long")
+INTERNAL_ERROR = GatewayError(502, "InternalServerErrorException", "Internal server error")
+TIMED_OUT = GatewayError(504, "IntegrationTimeoutException", "Endpoint request timed out")
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # path and query as sent
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class MatchedRoute:
+    resource: str  # the route template, "/jobs/{job_id}"
+    path_parameters: dict[str, str]
+
+
+def match_route(method: str, path: str, routes: Iterable[settings.Route] = settings.ROUTES) -> MatchedRoute | None:
+    parts = path.strip("/").split("/")
+    for route in routes:
+        template = route.path.strip("/").split("/")
+        if route.method != method or len(template) != len(parts):
+            continue
+        parameters = {}
+        for expected, actual in zip(template, parts):
+            if expected.startswith("{") and expected.endswith("}") and actual:
+                parameters[expected[1:-1]] = unquote(actual)
+            elif expected != actual:
+                break
+        else:
+            return MatchedRoute(route.path, parameters)
+    return None
+
+
+class UsagePlan:
+    """The client plan of the CDK stack: each API key its own rate, burst and daily quota."""
+
+    def __init__(self, api_keys: Iterable[str], *, throttled: bool) -> None:
+        self.api_keys = list(api_keys)
+        self._throttled = throttled
+        self._stage = TokenBucket(settings.STAGE_THROTTLE)
+        self._clients = {key: TokenBucket(settings.CLIENT_THROTTLE) for key in self.api_keys}
+        self._quotas = {key: DailyQuota(settings.CLIENT_DAILY_QUOTA) for key in self.api_keys}
+
+    def key_id(self, api_key: str) -> str:
+        return f"local-key-{self.api_keys.index(api_key) + 1}"
+
+    def admit(self, api_key: str | None) -> GatewayError | None:
+        """None when the request may pass, else the error API Gateway would answer."""
+        if api_key not in self._clients:
+            return FORBIDDEN
+        if not self._throttled:
+            return None
+        if not self._clients[api_key].take() or not self._stage.take():
+            return TOO_MANY_REQUESTS
+        if not self._quotas[api_key].take():
+            return QUOTA_EXCEEDED
+        return None
+
+
+def proxy_event(request: HttpRequest, route: MatchedRoute, *, api_key: str, api_key_id: str, request_id: str) -> dict[str, Any]:
+    """The REST proxy event (payload v1) API Gateway sends the function for this request."""
+    url = urlsplit(request.target)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(url.query, keep_blank_values=True):
+        multi_query.setdefault(name, []).append(value)
+    body, is_base64 = _event_body(request.body)
+    now = time.time()
+    user_agent = next((values[-1] for name, values in multi_headers.items() if name.lower() == "user-agent"), None)
+    return {
+        "resource": route.resource,
+        "path": url.path,
+        "httpMethod": request.method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": route.path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": API_ID,
+            "resourcePath": route.resource,
+            "httpMethod": request.method,
+            "extendedRequestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{STAGE}{url.path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": STAGE,
+            "domainPrefix": API_ID,
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "apiKey": api_key,
+                "apiKeyId": api_key_id,
+                "sourceIp": request.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "domainName": "localhost",
+            "apiId": API_ID,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _event_body(data: bytes) -> tuple[str | None, bool]:
+    # The API declares no binary media types: text passes as it is. Bytes that are not UTF-8
+    # pass base64-encoded, so they reach the function intact.
+    if not data:
+        return None, False
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode(), True
+
+
+def http_response(result: Any, request_id: str) -> HttpResponse:
+    """The HTTP response for the function's answer; a 502 when it is not a proxy response."""
+    try:
+        status = int(result["statusCode"])
+        headers = [(name, str(value)) for name, values in (result.get("multiValueHeaders") or {}).items() for value in values]
+        named = {name.lower() for name, _ in headers}
+        headers += [(name, str(value)) for name, value in (result.get("headers") or {}).items() if name.lower() not in named]
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    except (TypeError, KeyError, ValueError, AttributeError):
+        logger.error("the function answered no proxy response (request %s)", request_id)
+        return error_response(INTERNAL_ERROR, request_id)
+    return HttpResponse(status, [*headers, ("x-amzn-RequestId", request_id)], data)
+
+
+def error_response(error: GatewayError, request_id: str) -> HttpResponse:
+    headers = [
+        ("Content-Type", "application/json"),
+        ("x-amzn-ErrorType", error.error_type),
+        ("x-amzn-RequestId", request_id),
+    ]
+    return HttpResponse(error.status, headers, json.dumps({"message": error.message}).encode())
+
+
+class ApiGateway:
+    """The gateway's decisions for one request, apart from HTTP serving."""
+
+    def __init__(self, function: FunctionPool, plan: UsagePlan, access_log: Callable[[str], None]) -> None:
+        self._function = function
+        self._plan = plan
+        self._access_log = access_log
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        response = self._respond(request, request_id)
+        # method, path and status only: bodies carry the clients' texts
+        self._access_log(
+            f'{request.source_ip} "{request.method} {urlsplit(request.target).path}" {response.status} '
+            f"{len(response.body)} {1000 * (time.perf_counter() - started):.1f}ms {request_id}"
+        )
+        return response
+
+    def _respond(self, request: HttpRequest, request_id: str) -> HttpResponse:
+        route = match_route(request.method, urlsplit(request.target).path)
+        if route is None:
+            return error_response(MISSING_TOKEN, request_id)
+        api_key = next((value for name, value in request.headers if name.lower() == "x-api-key"), None)
+        refused = self._plan.admit(api_key)
+        if refused is not None:
+            return error_response(refused, request_id)
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return error_response(TOO_LONG, request_id)
+        event = proxy_event(request, route, api_key=api_key, api_key_id=self._plan.key_id(api_key), request_id=request_id)
+        try:
+            result = self._function.invoke(event).result(timeout=settings.API_FUNCTION.timeout_seconds)
+        except InvocationTimeout:
+            return error_response(TIMED_OUT, request_id)
+        except Exception as error:
+            logger.error("%s failed: %s: %s", self._function.config.function_name, type(error).__name__, error)
+            return error_response(INTERNAL_ERROR, request_id)
+        return http_response(result, request_id)
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients expect of API Gateway
+    disable_nagle_algorithm = True  # a response is one write; Nagle would hold it back
+    gateway: ApiGateway  # set on the subclass `GatewayServer` makes
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            self._send(error_response(TOO_LONG, str(uuid.uuid4())))
+            self.close_connection = True
+            return
+        body = self._read_chunked() if "chunked" in self.headers.get("Transfer-Encoding", "").lower() else self.rfile.read(length)
+        request = HttpRequest(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+        self._send(self.gateway.handle(request))
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+            if len(body) > MAX_PAYLOAD_BYTES:
+                self.close_connection = True
+                break
+        else:
+            while self.rfile.readline().strip():  # trailers
+                pass
+        return bytes(body)
+
+    def _send(self, response: HttpResponse) -> None:
+        lines = [f"{self.protocol_version} {response.status} {self.responses.get(response.status, ('',))[0]}"]
+        lines += [f"{name}: {value}" for name, value in response.headers if name.lower() != "content-length"]
+        lines += [f"Content-Length: {len(response.body)}", f"Date: {self.date_time_string()}"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
+        self.wfile.write(head + (b"" if self.command == "HEAD" else response.body))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # `ApiGateway` writes the access log; this is only for malformed HTTP
+        logger.debug(format, *args)
+
+
+class GatewayServer:
+    """The HTTP server in a thread of its own; one thread per connection."""
+
+    def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
+        handler = type("GatewayHandler", (_HttpHandler,), {"gateway": gateway})
+        server_class = type("GatewayHttpServer", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True})
+        self._server = server_class((host, port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

@@ -1,0 +1,83 @@
+"""The buckets and queues of the service in moto, declared as the CDK stacks declare them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from infra import settings
+
+REGION = "us-east-1"
+# moto's default account, the one every queue ARN it hands out carries
+ACCOUNT_ID = "123456789012"
+# moto accepts any credentials; the functions and clients still need some to sign with
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+_NAME = settings.APP_NAME.lower()
+MODEL_BUCKET = f"{_NAME}-models"
+DATA_BUCKET = f"{_NAME}-data"
+JOBS_QUEUE = f"{_NAME}-jobs"
+UPLOADS_QUEUE = f"{_NAME}-uploads"
+DEAD_LETTER_SUFFIX = "-dlq"
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    """A queue, its dead-letter queue and the settings both were made from."""
+
+    url: str
+    arn: str
+    dead_letter_url: str
+    settings: settings.QueueSettings
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    model_bucket: str
+    data_bucket: str
+    jobs: WorkQueue
+    uploads: WorkQueue
+
+
+def provision(s3, sqs) -> LocalResources:
+    """Creates the buckets, the two work queues with their DLQs, and the uploads notification."""
+    s3.create_bucket(Bucket=MODEL_BUCKET)
+    s3.put_bucket_versioning(Bucket=MODEL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    jobs = create_work_queue(sqs, JOBS_QUEUE, settings.JOBS_QUEUE)
+    uploads = create_work_queue(sqs, UPLOADS_QUEUE, settings.UPLOADS_QUEUE)
+    # S3 sends an s3:TestEvent to the queue when this is set; functions.uploads skips it
+    s3.put_bucket_notification_configuration(
+        Bucket=DATA_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": uploads.arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.UPLOADS_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    return LocalResources(model_bucket=MODEL_BUCKET, data_bucket=DATA_BUCKET, jobs=jobs, uploads=uploads)
+
+
+def create_work_queue(sqs, name: str, queue: settings.QueueSettings) -> WorkQueue:
+    """A queue with a dead-letter queue of its own, redriven after `queue.max_receive_count` receives."""
+    dead_letter_url = sqs.create_queue(
+        QueueName=name + DEAD_LETTER_SUFFIX,
+        Attributes={"MessageRetentionPeriod": str(queue.dead_letter_retention_days * 24 * 3600)},
+    )["QueueUrl"]
+    redrive = {"deadLetterTargetArn": _arn(sqs, dead_letter_url), "maxReceiveCount": queue.max_receive_count}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return WorkQueue(url=url, arn=_arn(sqs, url), dead_letter_url=dead_letter_url, settings=queue)
+
+
+def _arn(sqs, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -1,0 +1,132 @@
+"""The model store against moto S3: load, verify, refresh on schedule, swap, refuse, recover."""
+
+import json
+
+import pytest
+
+from functions.clients import s3_client
+from functions.model_store import NO_MODEL_RETRY_SECONDS, ModelSource, ModelStore, ModelUnavailableError
+from functions.object_store import Bucket, StorageError
+from model_build import bundle
+
+pytestmark = pytest.mark.functional
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def make_store(cloud, tmp_path, clock):
+    def make(refresh_seconds: float = 60) -> ModelStore:
+        source = ModelSource(Bucket(s3_client(), cloud.model_bucket), cloud.model_prefix)
+        return ModelStore(source, tmp_path / "cache", refresh_seconds=refresh_seconds, threads=1, clock=clock)
+
+    return make
+
+
+def refusals(caplog) -> list:
+    return [record for record in caplog.records if record.getMessage() == "refused a model bundle"]
+
+
+def emitted_metrics(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_loads_the_published_version_into_a_folder_of_its_own(served, make_store, tmp_path):
+    model = make_store().current()
+
+    assert model.version == served.version
+    assert model.card == json.loads(served.get_model_object(f"{served.version}/{bundle.CARD_FILE}"))
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [served.version]
+    assert (tmp_path / "cache" / served.version / bundle.MODEL_FILE).is_file()
+
+
+def test_the_pointer_is_read_again_only_after_the_refresh_interval(served, make_store, clock, tmp_path):
+    store = make_store(refresh_seconds=60)
+    store.current()
+    newer = served.publish_variant(served.version)
+
+    clock.now += 59
+    assert store.current().version == served.version
+    clock.now += 1
+    assert store.current().version == newer
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [newer]  # the old folder is gone
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ({"card_files": {bundle.MODEL_FILE: b"flipped bits"}}, "fails verification"),
+        ({"files": {bundle.MODEL_FILE: b"verified, but no onnx graph"}}, "cannot load"),
+        ({"files": {bundle.PREPROCESS_FILE: b'{"format": 99}'}}, "format"),
+    ],
+)
+def test_a_bad_bundle_is_refused_and_the_last_good_model_keeps_serving(served, make_store, clock, capsys, caplog, damage, reason):
+    store = make_store(refresh_seconds=0)
+    store.current()
+
+    bad = served.publish_variant(served.version, **damage)
+    clock.now += 1
+
+    assert store.current().version == served.version
+    (refusal,) = refusals(caplog)
+    assert refusal.model_version == bad and reason in refusal.error
+    assert [m["ModelVersion"] for m in emitted_metrics(capsys.readouterr().out) if "RefusedBundles" in m] == [bad]
+
+
+def test_a_refused_pointer_is_not_downloaded_again_until_it_changes(served, make_store, clock, caplog):
+    store = make_store(refresh_seconds=0)
+    store.current()
+    served.publish_variant(served.version, card_files={bundle.MODEL_FILE: b"corrupt"})
+    clock.now += 1
+    store.current()
+
+    clock.now += 1
+    store.current()
+
+    assert len(refusals(caplog)) == 1
+    fixed = served.publish_variant(served.version)
+    clock.now += 1
+    assert store.current().version == fixed
+
+
+def test_a_card_that_does_not_match_the_pointer_is_refused(served, make_store):
+    pointer = bundle.Pointer(version=served.version, card_sha256="0" * 64, published_at=bundle.utc_now())
+    served.put_model_object(bundle.POINTER_FILE, pointer.to_json())
+
+    with pytest.raises(ModelUnavailableError, match="refused"):
+        make_store().current()
+
+
+def test_without_a_published_model_the_store_says_so_and_picks_one_up_soon(cloud, tiny_bundle_root, make_store, clock):
+    store = make_store(refresh_seconds=60)
+
+    with pytest.raises(ModelUnavailableError, match="current.json"):
+        store.current()
+
+    version = cloud.publish_folder(tiny_bundle_root)
+    clock.now += NO_MODEL_RETRY_SECONDS
+    assert store.current().version == version
+
+
+def test_an_unreadable_bucket_leaves_the_loaded_model_serving(served, make_store, clock, monkeypatch):
+    store = make_store(refresh_seconds=0)
+    store.current()
+
+    def unavailable(self, key):
+        raise StorageError("throttled")
+
+    monkeypatch.setattr(Bucket, "get_bytes", unavailable)
+    clock.now += 1
+
+    assert store.current().version == served.version

@@ -1,0 +1,63 @@
+"""One loaded bundle: predictions in input order whatever the batching, labels from the bundle."""
+
+import json
+
+import numpy as np
+import pytest
+
+from functions.sentiment_model import MAX_BATCH_IDS, SentimentModel, _similar_length_batches
+from model_build import bundle
+from model_build.bundle import BundleError
+from model_build.preprocess import Preprocessor
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bundle_root):
+    version = bundle.Pointer.from_json((tiny_bundle_root / bundle.POINTER_FILE).read_bytes()).version
+    folder = tiny_bundle_root / version
+    card = json.loads((folder / bundle.CARD_FILE).read_text())
+    preprocessor = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes())
+    return SentimentModel.load(folder / bundle.MODEL_FILE, preprocessor, card, threads=1)
+
+
+def test_batches_cover_every_row_once_within_the_id_budget():
+    rng = np.random.default_rng(0)
+    lengths = [int(n) for n in rng.integers(0, 5000, size=700)]
+
+    batches = _similar_length_batches(lengths)
+
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(700))
+    assert all(len(b) == 1 or len(b) * max(lengths[r] for r in b) <= MAX_BATCH_IDS for b in batches)
+
+
+def test_predictions_keep_the_input_order_across_batches(model):
+    texts = ["great wonderful film " * (i % 40 + 1) if i % 2 else "awful boring mess " * (i % 25 + 1) for i in range(300)]
+
+    together = model.probabilities(texts)
+    one_by_one = np.vstack([model.probabilities([text]) for text in texts])
+
+    # int8 dynamic quantization scales the classifier's input per run: a text's probabilities
+    # move by ~1e-4 with the texts it shares a run with, never more
+    np.testing.assert_allclose(together, one_by_one, atol=1e-3)
+    assert (together.argmax(axis=1) == one_by_one.argmax(axis=1)).all()
+    assert [p.label for p in model.classify(texts[:2])] == ["negative", "positive"]
+
+
+def test_a_prediction_names_its_label_and_sums_to_one(model):
+    (prediction,) = model.classify(["a wonderful, superb film"])
+
+    assert prediction.label == "positive"
+    assert prediction.score == max(prediction.probabilities.values())
+    assert sum(prediction.probabilities.values()) == pytest.approx(1, abs=1e-5)
+    assert set(prediction.probabilities) == {"negative", "positive"}
+
+
+def test_a_file_that_is_no_onnx_graph_is_a_bundle_error(model, tmp_path):
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a graph")
+
+    with pytest.raises(BundleError, match="cannot load"):
+        SentimentModel.load(broken, model._preprocessor, model.card, threads=1)
