@@ -9,6 +9,7 @@ repeated synth only copies them. Plain Python, importable without aws_cdk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,42 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
+@functools.cache
+def find_interpreter(version: str) -> Path | None:
+    """A working CPython of ``version`` ("3.12"): pyenv's, else one on PATH, else None."""
+    pyenv_root = os.environ.get("PYENV_ROOT") or (
+        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() if shutil.which("pyenv") else ""
+    )
+    candidates: list = sorted(Path(pyenv_root, "versions").glob(f"{version}*/bin/python{version}")) if pyenv_root else []
+    candidates.append(shutil.which(f"python{version}"))
+    major, minor = (int(part) for part in version.split("."))
+    for candidate in filter(None, candidates):
+        check = [str(candidate), "-I", "-c", f"import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}))"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return Path(candidate)
+    return None
+
+
+def compile_bytecode(interpreter: Path | None, folder: Path) -> None:
+    """Writes ``__pycache__`` for every module, checked by hash and never by mtime.
+
+    Lambda's code folder is read-only, so a package without bytecode compiles every module it
+    imports on every cold start (seconds for numpy, pydantic and onnxruntime). Only the runtime's
+    own Python version can write bytecode it will use; without one, the package works unchanged.
+    """
+    if interpreter is None:
+        print(
+            "warning: no Python of the Lambda runtime's version found: the package ships without "
+            "bytecode and every cold start compiles its modules",
+            file=sys.stderr,
+        )
+        return
+    command = [str(interpreter), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(folder)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ServingPackageError(f"compileall failed in {folder}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
 class ServingPackageError(Exception):
     """The package cannot be built: a source is missing or pip failed."""
 
@@ -78,8 +115,13 @@ class ServingPackage:
             PLATFORM_TAGS[self.architecture],
             serving_requirements(self.root / "pyproject.toml"),
             RUNTIME_PROVIDED,
+            self._interpreter is not None,  # with or without bytecode
         ]
         return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+    @property
+    def _interpreter(self) -> Path | None:
+        return find_interpreter(self.python_version)
 
     def content_hash(self) -> str:
         """Changes whenever the package would: a source file, the requirements or the platform."""
@@ -99,6 +141,9 @@ class ServingPackage:
             target = output_dir / path.relative_to(self.root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+        for name in SOURCE_PATHS:
+            if (output_dir / name).exists():
+                compile_bytecode(self._interpreter, output_dir / name)
 
     def dependencies(self) -> Path:
         """The installed serving dependencies for this platform, built once and then reused."""
@@ -111,6 +156,7 @@ class ServingPackage:
             self._pip_install(staging)
             for name in RUNTIME_PROVIDED:
                 _remove_distribution(staging, name)
+            compile_bytecode(self._interpreter, staging)
             os.replace(staging, target)
         except OSError:
             if not target.is_dir():  # not a concurrent build that finished first

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import uuid
@@ -22,7 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from app_synthesis import ROOT
 from infra import settings
-from infra.serving_package import RUNTIME_PROVIDED, ServingPackage
+from infra.serving_package import RUNTIME_PROVIDED, ServingPackage, find_interpreter
 from serving_harness import Cloud, api_event
 from template_queries import function_for_handler
 
@@ -45,17 +44,10 @@ def _size(folder: Path) -> int:
 
 
 def _python_312() -> Path:
-    """A working CPython 3.12: pyenv's, else one on PATH (a pyenv shim may be there and not work)."""
-    pyenv_root = os.environ.get("PYENV_ROOT") or (
-        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() if shutil.which("pyenv") else ""
-    )
-    candidates = sorted(Path(pyenv_root, "versions").glob("3.12*/bin/python3.12")) if pyenv_root else []
-    candidates.append(shutil.which("python3.12"))
-    for candidate in filter(None, candidates):
-        check = [str(candidate), "-I", "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 12))"]
-        if subprocess.run(check, capture_output=True).returncode == 0:
-            return Path(candidate)
-    pytest.fail("no working CPython 3.12 (pyenv's, or python3.12 on PATH) to run the package with")
+    interpreter = find_interpreter("3.12")
+    if interpreter is None:
+        pytest.fail("no working CPython 3.12 (pyenv's, or python3.12 on PATH) to run the package with")
+    return interpreter
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +87,13 @@ def test_cli_package_holds_the_serving_code_and_nothing_of_training(cli_package)
         assert (cli_package / name).is_file(), name
     for name in ("torch", "model_build/train.py", "infra/app.py", "botocore", "boto3", "tests"):
         assert not (cli_package / name).exists(), name
-    assert not list(cli_package.rglob("__pycache__"))
+
+
+def test_cli_package_ships_bytecode_for_the_runtime_python(cli_package):
+    """Lambda's code folder is read-only: without .pyc every cold start compiles every module."""
+    for module in ("functions/api.py", "model_build/preprocess.py", "numpy/__init__.py", "onnxruntime/__init__.py"):
+        source = cli_package / module
+        assert (source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc").is_file(), module
 
 
 def test_cli_package_is_built_for_arm64(cli_package):
