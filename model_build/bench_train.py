@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         lstm_op = "DynamicQuantizeLSTM" in metrics["int8_operators"]
         print(
             f"{arch:<6} {accuracy['onnx_int8']:>8.4f} {accuracy['onnx_fp32']:>8.4f} {accuracy['torch_fp32']:>9.4f} "
-            f"{metrics['quantization_drop_points']:>8.2f} {files[MODEL_FILE]['bytes'] / 1e6:>8.2f} "
+            f"{round(metrics['quantization_drop_points'], 2) + 0.0:>8.2f} {files[MODEL_FILE]['bytes'] / 1e6:>8.2f} "
             f"{files[FP32_MODEL_FILE]['bytes'] / 1e6:>8.2f} {metrics['int8_to_fp32_size_ratio']:>6.3f} "
             f"{row['seconds']:>7.1f} {row['peak_gb']:>7.2f}  {'yes' if lstm_op else '-'}"
         )
