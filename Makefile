@@ -39,10 +39,11 @@ train: install
 train-lstm: install
 	$(PY) -m model_build.train --arch lstm --out $(MODELS)
 
-## make bench-train: train bow (and lstm with ARCHS="bow lstm"), print accuracy, time, memory, sizes
+## make bench-train: train bow (and lstm with ARCHS="bow lstm"), print accuracy, time, memory, sizes,
+## and the scikit-learn TF-IDF + logistic regression baseline on the same split
 ARCHS ?= bow
 bench-train: install
-	$(PY) -m model_build.bench_train --archs $(ARCHS)
+	$(PY) -m model_build.bench_train --archs $(ARCHS) --baseline
 
 ## make bench-local: a bounded load run against the local cloud (loopback); requests/s, p50, p99
 CLIENTS ?= 16
