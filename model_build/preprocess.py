@@ -227,14 +227,16 @@ class Preprocessor:
                 owners.append(texts_of)
             if not parts:
                 return [np.zeros(0, dtype=np.int64) for _ in token_lists]
-            # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
             texts_of = np.concatenate(owners)
-            grouped = np.argsort(texts_of, kind="stable")
-            texts_of = texts_of[grouped]
-            mixed = _finalize(np.concatenate(parts)[grouped])
+            mixed = _finalize(np.concatenate(parts))
         ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
         if self.config.unique_ngrams:
+            # one sort by (text, id) both groups by text and deduplicates
             ids, texts_of = _sorted_unique_per_text(ids, texts_of)
+        else:
+            # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
+            grouped = np.argsort(texts_of, kind="stable")
+            ids, texts_of = ids[grouped], texts_of[grouped]
         return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(token_lists))))
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
