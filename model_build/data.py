@@ -82,16 +82,15 @@ def load_imdb(
     if path.is_dir():
         return _load_folder(path, progress)
     if path.is_file():
-        if expected_sha256 is not None:
-            _check_sha256(path, expected_sha256)
-        return _load_tarball(path, source, progress)
+        return _load_tarball(path, source, progress, expected_sha256)
     raise DataSourceError(f"data source not found: {source} (expected a .tar.gz, a folder or a URL)")
 
 
 # -- sources -------------------------------------------------------------------------------
 
 
-def _load_tarball(path: Path, source: str, progress: bool) -> Dataset:
+def _load_tarball(path: Path, source: str, progress: bool, expected_sha256: str | None = None) -> Dataset:
+    """Streams the archive once, hashing what it reads (checked against ``expected_sha256``)."""
     digest = hashlib.sha256()
     reviews: dict[str, dict[str, list[tuple[str, str]]]] = _empty_layout()
     with open(path, "rb") as raw:
@@ -117,6 +116,8 @@ def _load_tarball(path: Path, source: str, progress: bool) -> Dataset:
             raise DataSourceError(
                 f"cannot read {source}: the archive is truncated or corrupt ({_describe(error)})"
             ) from None
+    if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
+        raise DataSourceError(f"{path} has sha256 {digest.hexdigest()}, expected {expected_sha256}")
     return _dataset(reviews, source, digest.hexdigest())
 
 
@@ -250,12 +251,6 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _check_sha256(path: Path, expected: str) -> None:
-    actual = _sha256(path)
-    if actual != expected:
-        raise DataSourceError(f"{path} has sha256 {actual}, expected {expected}")
 
 
 def _describe(error: BaseException) -> str:

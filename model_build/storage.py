@@ -8,6 +8,7 @@ client is plain boto3, which honours ``AWS_ENDPOINT_URL`` (moto, the local cloud
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,6 @@ class Location(Protocol):
         """The object's content, or None when there is no such object."""
         ...
 
-    def exists(self, key: str) -> bool: ...
-
     def check_writable(self) -> None:
         """Raises `StorageError` early when the location cannot hold a bundle."""
         ...
@@ -49,14 +48,18 @@ class LocalLocation:
         return self.root / key
 
     def put_file(self, key: str, path: Path) -> None:
-        self.put_bytes(key, Path(path).read_bytes())
+        with open(path, "rb") as source:
+            self._write(key, lambda tmp: shutil.copyfileobj(source, tmp))
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, lambda tmp: tmp.write(data))
+
+    def _write(self, key: str, fill) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         # write-then-rename: a reader sees the old object or the new one, never half of it
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".tmp-") as tmp:
-            tmp.write(data)
+            fill(tmp)
         os.replace(tmp.name, target)
 
     def check_writable(self) -> None:
@@ -72,9 +75,6 @@ class LocalLocation:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             return None
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
 
 
 @dataclass
@@ -115,9 +115,6 @@ class S3Location:
             return None
         except Exception as error:
             raise StorageError(f"cannot read s3://{self.bucket}/{self._key(key)}: {error}") from None
-
-    def exists(self, key: str) -> bool:
-        return self.get_bytes(key) is not None
 
 
 def open_location(url: str, s3_client=None) -> Location:
