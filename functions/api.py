@@ -13,6 +13,11 @@ from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 
+from functions import dependencies
+
+# the model loads in the background while the rest of this module imports (Lambda only)
+dependencies.preload_model_during_init()
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -25,7 +30,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from infra.settings import APP_NAME, ROUTES
 
-from functions import dependencies
 from functions.api_models import (
     ClassifyRequest,
     ClassifyResponse,

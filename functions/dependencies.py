@@ -6,18 +6,24 @@ change the environment, then call `reset` so the next call builds from the new o
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 from functools import cache
 from pathlib import Path
 
 from functions.clients import s3_client, sqs_client
 from functions.model_store import ModelSource, ModelStore
 from functions.object_store import Bucket, Queue
+from functions.observability import logger
 from functions.sentiment_model import function_vcpus
 from functions.settings import SettingsError, get_settings
 from functions.upload_pipeline import UploadProcessor
 
 MODEL_CACHE_FOLDER = "model-store"
+# Lambda sets it in every execution environment ("on-demand", "provisioned-concurrency",
+# "snap-start"); nothing else here does.
+LAMBDA_INIT_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 
 
 @cache
@@ -61,6 +67,26 @@ def upload_processor() -> UploadProcessor:
         chunk_queue=uploads_queue,
         chunk_bytes=get_settings().upload_chunk_bytes,
     )
+
+
+def preload_model_during_init() -> threading.Thread | None:
+    """In a Lambda execution environment, starts loading the published model in a background
+    thread while the handler module finishes importing. Fetching the bundle from S3 then
+    overlaps the imports instead of delaying the first request, and a provisioned or
+    SnapStart environment is ready before its first request. Elsewhere (tests, scripts, the
+    local cloud) it does nothing and the first use loads the model."""
+    if not os.environ.get(LAMBDA_INIT_VARIABLE):
+        return None
+    thread = threading.Thread(target=_preload_model, name="model-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _preload_model() -> None:
+    try:
+        model_store().preload()
+    except Exception as error:  # noqa: BLE001 - the first request meets it again and answers it
+        logger.warning("could not load the model during init", extra={"error": str(error)})
 
 
 def reset() -> None:

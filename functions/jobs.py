@@ -18,6 +18,8 @@ from functions import dependencies
 from functions.job_service import InvalidJobMessageError, job_id_of_message, run_job
 from functions.observability import capture_lambda_handler, logger, metrics
 
+dependencies.preload_model_during_init()  # Lambda only: the model loads during init
+
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

@@ -78,6 +78,16 @@ class ModelStore:
             raise ModelUnavailableError(f"no model is available: {self._problem}")
         return self._model
 
+    def preload(self) -> None:
+        """Loads the published model now, ahead of the first request. When no model can be
+        loaded it raises `ModelUnavailableError`, and the first request tries again (and
+        answers with the problem) instead of waiting for the retry interval."""
+        with self._lock:
+            self._refresh()
+            if self._model is None:
+                self._next_check = float("-inf")
+                raise ModelUnavailableError(f"no model is available: {self._problem}")
+
     def _refresh(self) -> None:
         try:
             pointer = self._read_pointer()

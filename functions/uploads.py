@@ -22,6 +22,8 @@ from functions import dependencies
 from functions.observability import capture_lambda_handler, logger, metrics
 from functions.upload_pipeline import ChunkTask, Upload
 
+dependencies.preload_model_during_init()  # Lambda only: the model loads during init
+
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

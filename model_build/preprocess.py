@@ -12,13 +12,19 @@ The transformation:
    other visible character as a token of its own (``!``, ``?``, emoji, ...);
 3. truncate: at most ``max_tokens`` tokens, keeping the head and the tail of a long text
    (reviews tend to state their verdict at the end);
-4. hash: each token to a stable 64-bit value (CRC-32 of its UTF-8 bytes, mixed), then every
-   n-gram of the configured orders to a bucket in ``[1, num_buckets)``; id 0 is padding;
+4. hash: each token to a stable 64-bit value (a polynomial over its code points, modulo 2**64),
+   then every n-gram of the configured orders to a bucket in ``[1, num_buckets)``; id 0 is
+   padding;
 5. optionally keep each distinct bucket once (``unique_ngrams``: a binary bag of n-grams).
 
 Hashing needs no vocabulary, so ``preprocess.json`` stays a few hundred bytes and any text, in
 any script, maps to valid ids. It is deterministic across processes and machines (no use of
 Python's salted ``hash``).
+
+Steps 2-5 run as array operations over a whole batch of texts at once (the texts are joined
+into one array of code points): no Python code runs per token, which is what makes serving
+fast. The tokenizer is exactly the regular expression ``TOKEN_PATTERN``; a test checks the two
+against each other.
 """
 
 from __future__ import annotations
@@ -27,27 +33,29 @@ import html
 import json
 import re
 import unicodedata
-import zlib
 from dataclasses import asdict, dataclass, field
-from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
 
-FORMAT_VERSION = 1
+# 2: tokens hashed by a polynomial over code points (1 hashed them with CRC-32 of UTF-8)
+FORMAT_VERSION = 2
 PADDING_ID = 0
 DEFAULT_LABELS = ("negative", "positive")
 
 _BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
-# A word is a run of letters/digits that may hold inner apostrophes ("don't", "l'homme");
-# any other visible character is a token of its own.
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_", re.UNICODE)
+# What the tokenizer matches, as a regular expression (the specification; `_token_spans` does
+# the same with array operations): a word is a run of letters/digits that may hold inner
+# apostrophes ("don't", "l'homme"); any other visible character is a token of its own.
+TOKEN_PATTERN = r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_"
 # Control (Cc), format (Cf), surrogate (Cs), private use (Co) and unassigned (Cn) characters.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 # Odd 64-bit constants (splitmix64 and golden-ratio multipliers).
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
+# Token hash: sum of code_point[k] * _TOKEN_BASE**k modulo 2**64 (odd base, so invertible).
+_TOKEN_BASE = 0xD6E8FEB86659FD93
 _POSITION_MULTIPLIERS = tuple(
     np.uint64(m)
     for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
@@ -125,9 +133,6 @@ class _InvisibleAsSpace(dict):
 
 
 _INVISIBLE_AS_SPACE = _InvisibleAsSpace()
-# For ASCII text the pattern means the same with ASCII classes, and matches faster. (They differ
-# only on \x1c-\x1f, control characters that `normalize` has already made spaces.)
-_ASCII_TOKEN = re.compile(_TOKEN.pattern, re.ASCII)
 
 
 def normalize(text: str) -> str:
@@ -142,36 +147,106 @@ def normalize(text: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Normalized tokens of ``text`` (words, and single punctuation/symbol characters)."""
     text = normalize(text)
-    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
+    starts, ends = _token_spans(_character_classes(_code_points(text)))
+    return [text[start:end] for start, end in zip(starts.tolist(), ends.tolist())]
 
 
-def _truncate(tokens: list[str], max_tokens: int) -> list[str]:
-    if len(tokens) <= max_tokens:
-        return tokens
-    head = (max_tokens + 1) // 2
-    tail = max_tokens - head
-    return tokens[:head] + (tokens[-tail:] if tail else [])
+# Character classes, as TOKEN_PATTERN sees them: \s, [^\W_], the apostrophe, anything else.
+_SPACE, _ALNUM, _APOSTROPHE, _SYMBOL = range(4)
 
 
-class _TokenHashes(dict):
-    """CRC-32 of each token's UTF-8 bytes, remembered for the first 131,072 distinct tokens
-    (word frequencies are Zipfian: a few thousand tokens make most of any text)."""
+def _character_class(character: str) -> int:
+    # the definitions of Python's re module: \s is str.isspace, \w is str.isalnum or "_"
+    if character.isspace():
+        return _SPACE
+    if character.isalnum():
+        return _ALNUM
+    return _APOSTROPHE if character == "'" else _SYMBOL
 
-    def __missing__(self, token: str) -> int:
-        # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") still
-        # encodes, deterministically, instead of raising.
-        value = zlib.crc32(token.encode("utf-8", "surrogatepass"))
-        if len(self) < 1 << 17:
-            self[token] = value
+
+_ASCII_CLASSES = np.array([_character_class(chr(point)) for point in range(128)], dtype=np.uint8)
+
+
+class _WideCharacterClasses(dict):
+    """`_character_class` of code points above ASCII, remembered for the first 65,536 met."""
+
+    def __missing__(self, point: int) -> int:
+        value = _character_class(chr(point))
+        if len(self) < 1 << 16:
+            self[point] = value
         return value
 
 
-_TOKEN_HASHES = _TokenHashes()
+_WIDE_CLASSES = _WideCharacterClasses()
 
 
-def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    # map() keeps the per-token loop in C: this is the hottest line of serving.
-    return np.fromiter(map(_TOKEN_HASHES.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+def _code_points(text: str) -> np.ndarray:
+    """``text`` as an array of code points (``uint8`` when it is ASCII, else ``uint32``)."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    # surrogatepass: a lone surrogate (valid in a Python str, e.g. from JSON "\ud800") is kept as
+    # one code point instead of raising
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _character_classes(points: np.ndarray) -> np.ndarray:
+    if points.dtype == np.uint8:
+        return _ASCII_CLASSES[points]
+    classes = _ASCII_CLASSES[np.minimum(points, 127)]
+    wide = np.flatnonzero(points > 127)
+    if len(wide):
+        distinct, where = np.unique(points[wide], return_inverse=True)
+        distinct_classes = np.fromiter(
+            map(_WIDE_CLASSES.__getitem__, distinct.tolist()), dtype=np.uint8, count=len(distinct)
+        )
+        classes[wide] = distinct_classes[where]
+    return classes
+
+
+def _token_spans(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of every token, in order: the matches of TOKEN_PATTERN."""
+    word = classes == _ALNUM
+    if len(classes) > 2:
+        # an apostrophe between two letters/digits is inside a word
+        apostrophes = np.flatnonzero(classes[1:-1] == _APOSTROPHE) + 1
+        word[apostrophes[word[apostrophes - 1] & word[apostrophes + 1]]] = True
+    single = (classes >= _APOSTROPHE) & ~word  # every other visible character stands alone
+    first, last = single.copy(), single
+    if len(word):
+        first[0] |= word[0]
+        first[1:] |= word[1:] & ~word[:-1]
+        last[-1] |= word[-1]
+        last[:-1] |= word[:-1] & ~word[1:]
+    return np.flatnonzero(first), np.flatnonzero(last) + 1
+
+
+class _Powers:
+    """``base**k`` and ``base**-k`` modulo 2**64 for ``k < length``, grown on demand."""
+
+    def __init__(self, base: int) -> None:
+        self._base = np.uint64(base)
+        self._inverse = np.uint64(pow(base, -1, 1 << 64))
+        self.up = self.down = np.ones(1, dtype=np.uint64)
+
+    def reach(self, length: int) -> None:
+        if length > len(self.up):
+            length = max(length, 2 * len(self.up), 1 << 16)
+            self.up, self.down = (
+                np.concatenate(([np.uint64(1)], np.cumprod(np.full(length - 1, factor))))
+                for factor in (self._base, self._inverse)
+            )
+
+
+_TOKEN_POWERS = _Powers(_TOKEN_BASE)
+
+
+def _token_hashes(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per token: sum of ``points[start + k] * _TOKEN_BASE**k`` modulo 2**64, for all tokens at
+    once from one prefix sum (a token's slice of it, shifted back by ``_TOKEN_BASE**-start``)."""
+    _TOKEN_POWERS.reach(len(points) + 1)
+    prefix = np.zeros(len(points) + 1, dtype=np.uint64)
+    np.cumsum(points * _TOKEN_POWERS.up[: len(points)], out=prefix[1:])
+    return (prefix[ends] - prefix[starts]) * _TOKEN_POWERS.down[starts]
 
 
 def _finalize(values: np.ndarray) -> np.ndarray:
@@ -203,13 +278,19 @@ class Preprocessor:
         return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
-        """`encode` of each text, computed for all of them at once: the tokens of every text
-        are hashed in one pass and the n-gram arithmetic runs over the whole batch, so the
-        per-text cost is mostly tokenizing (the Lambda functions encode many texts a call)."""
-        token_lists = [_truncate(tokenize(text), self.config.max_tokens) for text in texts]
-        counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        hashes = _token_hashes(list(chain.from_iterable(token_lists)))
-        owner = np.repeat(np.arange(len(token_lists)), counts)  # the text of each token
+        """`encode` of each text, computed for all of them at once: the texts are joined into
+        one array of code points (a space between two texts), and tokenizing, hashing and the
+        n-gram arithmetic each run once over the whole batch."""
+        normalized = [normalize(text) for text in texts]
+        lengths = np.fromiter(map(len, normalized), dtype=np.int64, count=len(normalized))
+        points = _code_points(" ".join(normalized))
+        starts, ends = _token_spans(_character_classes(points))
+        text_starts = np.cumsum(lengths + 1) - (lengths + 1)
+        owner = np.searchsorted(text_starts, starts, side="right") - 1  # the text of each token
+        keep = self._within_max_tokens(owner, len(normalized))
+        if keep is not None:
+            starts, ends, owner = starts[keep], ends[keep], owner[keep]
+        hashes = _token_hashes(points, starts, ends)
         parts, owners = [], []
         with np.errstate(over="ignore"):
             for order in self.config.ngram_orders:
@@ -226,7 +307,7 @@ class Preprocessor:
                 parts.append(combined)
                 owners.append(texts_of)
             if not parts:
-                return [np.zeros(0, dtype=np.int64) for _ in token_lists]
+                return [np.zeros(0, dtype=np.int64) for _ in normalized]
             texts_of = np.concatenate(owners)
             mixed = _finalize(np.concatenate(parts))
         ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
@@ -237,7 +318,19 @@ class Preprocessor:
             # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
             grouped = np.argsort(texts_of, kind="stable")
             ids, texts_of = ids[grouped], texts_of[grouped]
-        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(token_lists))))
+        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(normalized))))
+
+    def _within_max_tokens(self, owner: np.ndarray, texts: int) -> np.ndarray | None:
+        """Which tokens to keep so that no text has more than ``max_tokens``: the head and the
+        tail of a long text (``None`` when every text fits)."""
+        counts = np.bincount(owner, minlength=texts)
+        max_tokens = self.config.max_tokens
+        if len(counts) == 0 or counts.max() <= max_tokens:
+            return None
+        head = (max_tokens + 1) // 2
+        tail = max_tokens - head
+        rank = np.arange(len(owner)) - (np.cumsum(counts) - counts)[owner]
+        return (rank < head) | (rank >= counts[owner] - tail)
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """A ``[len(texts), longest]`` matrix padded with `PADDING_ID` (at least one column)."""

@@ -77,11 +77,11 @@ class LocalCloudProcess:
             self.aws_port = free_port()
         self.state_dir = state_dir
         self.output_path = state_dir / "local-cloud.out"
-        self._command = [
+        self.command = [
             sys.executable, "-m", "infra.local",
             "--api-port", str(self.api_port), "--aws-port", str(self.aws_port),
             "--models", str(models), "--state-dir", str(state_dir),
-            *(argument for key in self.api_keys for argument in ("--api-key", key)),
+            *(f"--api-key={key}" for key in self.api_keys),  # "=": a key may begin with "-"
             *extra_args,
         ]  # fmt: skip
         self._environment = {**os.environ, **(environment or {})}
@@ -100,7 +100,7 @@ class LocalCloudProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.output_path, "wb") as output:
             self._process = subprocess.Popen(
-                self._command,
+                self.command,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=self._environment,

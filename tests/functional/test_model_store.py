@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+from serving_harness import api_event, response_json
+
+from functions import api, dependencies
 from functions.clients import s3_client
 from functions.model_store import NO_MODEL_RETRY_SECONDS, ModelSource, ModelStore, ModelUnavailableError
 from functions.object_store import Bucket, StorageError
@@ -130,3 +133,34 @@ def test_an_unreadable_bucket_leaves_the_loaded_model_serving(served, make_store
     clock.now += 1
 
     assert store.current().version == served.version
+
+
+def test_outside_lambda_nothing_is_loaded_at_import(cloud, monkeypatch):
+    monkeypatch.delenv(dependencies.LAMBDA_INIT_VARIABLE, raising=False)
+
+    assert dependencies.preload_model_during_init() is None
+
+
+def test_in_lambda_the_model_is_loaded_during_init_before_any_request(served, monkeypatch, lambda_context):
+    monkeypatch.setenv(dependencies.LAMBDA_INIT_VARIABLE, "on-demand")
+
+    dependencies.preload_model_during_init().join(timeout=60)
+    # the bundle is gone from S3: only a model loaded during init can answer
+    for key in [f"{served.version}/{name}" for name in (bundle.MODEL_FILE, bundle.PREPROCESS_FILE, bundle.CARD_FILE)]:
+        served.s3.delete_object(Bucket=served.model_bucket, Key=served.model_prefix + key)
+    response = api.lambda_handler(api_event("POST", "/classify", {"text": "a fine film"}), lambda_context)
+
+    assert response["statusCode"] == 200
+    assert response_json(response)["model_version"] == served.version
+
+
+def test_a_failed_load_during_init_is_tried_again_by_the_first_request(cloud, tiny_bundle_root, monkeypatch, lambda_context, caplog):
+    monkeypatch.setenv(dependencies.LAMBDA_INIT_VARIABLE, "on-demand")
+    dependencies.preload_model_during_init().join(timeout=60)  # nothing is published yet
+    assert "could not load the model during init" in [record.getMessage() for record in caplog.records]
+
+    version = cloud.publish_folder(tiny_bundle_root)
+    response = api.lambda_handler(api_event("POST", "/classify", {"text": "a fine film"}), lambda_context)
+
+    assert response["statusCode"] == 200  # at once, not after the store's retry interval
+    assert response_json(response)["model_version"] == version

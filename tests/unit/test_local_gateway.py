@@ -8,8 +8,10 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, SqsRecordModel
 
+from infra.local.__main__ import parse_args
 from infra.local.event_source import sqs_record
 from infra.local.gateway import HttpRequest, MatchedRoute, http_response, match_route, proxy_event
+from infra.local.process import LocalCloudProcess
 from infra.local.throttling import DailyQuota, TokenBucket
 from infra.settings import Throttle
 
@@ -110,3 +112,13 @@ def test_received_message_becomes_a_valid_sqs_event_record():
     parsed = SqsRecordModel(**record)
     assert parsed.attributes.ApproximateReceiveCount == "2"
     assert record["messageAttributes"]["kind"]["stringValue"] == "chunk"
+
+
+def test_an_api_key_that_begins_with_a_dash_reaches_the_local_cloud(tmp_path):
+    # secrets.token_urlsafe gives such keys about one time in 64
+    key = "-" + "k" * 31
+    process = LocalCloudProcess(api_keys=[key], models=tmp_path, state_dir=tmp_path)
+
+    module_arguments = process.command[process.command.index("infra.local") + 1 :]
+
+    assert parse_args(module_arguments).api_keys == (key,)
