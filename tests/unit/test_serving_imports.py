@@ -25,3 +25,17 @@ def test_importing_the_handlers_imports_no_torch_and_no_xray():
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_clients_know_only_the_services_the_functions_use(aws_credentials):
+    # botocore's default loader lists ~400 service folders on every cold start instead
+    from functions import clients
+
+    clients._session.cache_clear()
+    try:
+        assert clients._session().get_available_services() == sorted(clients.SERVICES)
+        assert clients.s3_client().meta.service_model.service_name == "s3"
+        assert clients.sqs_client().meta.service_model.service_name == "sqs"
+    finally:
+        for factory in (clients._session, clients.s3_client, clients.sqs_client):
+            factory.cache_clear()
