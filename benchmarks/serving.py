@@ -8,8 +8,10 @@ functional tests. The benchmark pins itself to one CPU, so every figure is per c
 Lambda vCPU). Review text comes from the IMDB test split, read at run time from the shared
 tarball; none is stored in the repository.
 
-- cold start: a fresh Python process imports ``functions.api`` and answers its first
-  ``/classify`` (fetching, verifying and loading the bundle); median of several processes;
+- cold start: a fresh Python process, with the variable Lambda sets (so the model loads
+  during the import, as in Lambda's init phase) and an empty ``/tmp``, imports
+  ``functions.api`` and answers its first ``/classify`` (fetching, verifying and loading the
+  bundle); median of several processes, after one uncounted process that compiles bytecode;
 - warm ``/classify`` of one review of median length: p50 and p99 of the handler call;
 - 64-review requests: reviews per CPU-second through the handler, next to a scikit-learn
   TF-IDF (word 1-2-grams) + logistic regression pipeline predicting the same requests, the two
@@ -74,7 +76,7 @@ print(json.dumps({"status": response["statusCode"], "import_ms": (imported - sta
 
 # What Lambda sets in a new execution environment that the code reacts to: the model starts
 # loading during init (functions.dependencies.preload_model_during_init).
-LAMBDA_ENVIRONMENT = {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "PYTHONDONTWRITEBYTECODE": "1"}
+LAMBDA_ENVIRONMENT = {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}
 
 
 @dataclass
@@ -177,21 +179,26 @@ def make_cloud(endpoint: str, models: Path) -> Cloud:
 
 
 def cold_starts(count: int, text: str) -> list[dict[str, float]]:
+    """``count`` fresh processes, after one that is not counted. That one compiles every module
+    into a bytecode cache of its own, which the counted ones then read: the Lambda package
+    ships compiled bytecode too (infra/serving_package.py)."""
     event = json.dumps(api_event("POST", "/classify", {"text": text}))
     results = []
-    for _ in range(count):
-        with tempfile.TemporaryDirectory() as scratch:  # a fresh /tmp, as in a new container
-            began = time.perf_counter()
-            child = subprocess.run(
-                [sys.executable, "-c", COLD_START_CHILD], input=event, capture_output=True, text=True,
-                cwd=REPO_ROOT, env={**os.environ, **LAMBDA_ENVIRONMENT, "TMPDIR": scratch}, check=True,
-            )  # fmt: skip
-            wall = (time.perf_counter() - began) * 1000
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        if result["status"] != 200:
-            raise SystemExit(f"the cold-start process answered {result['status']}")
-        results.append({**result, "process_ms": wall})
-    return results
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as bytecode:
+        for _ in range(count + 1):
+            with tempfile.TemporaryDirectory() as scratch:  # a fresh /tmp, as in a new container
+                began = time.perf_counter()
+                child = subprocess.run(
+                    [sys.executable, "-c", COLD_START_CHILD], input=event, capture_output=True, text=True, cwd=REPO_ROOT,
+                    env={**environment, **LAMBDA_ENVIRONMENT, "TMPDIR": scratch, "PYTHONPYCACHEPREFIX": bytecode}, check=True,
+                )  # fmt: skip
+                wall = (time.perf_counter() - began) * 1000
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            if result["status"] != 200:
+                raise SystemExit(f"the cold-start process answered {result['status']}")
+            results.append({**result, "process_ms": wall})
+    return results[1:]
 
 
 def handler_latencies(handler, events: list[dict], context) -> np.ndarray:
@@ -350,8 +357,8 @@ def run(args: argparse.Namespace) -> list[Row]:
         starts = cold_starts(args.cold_starts, typical)
         total = statistics.median(s["import_ms"] + s["first_answer_ms"] for s in starts)
         rows += [
-            Row("cold start: import functions.api (median)", f"{statistics.median(s['import_ms'] for s in starts):.0f} ms"),
-            Row("cold start: first /classify incl. fetch+verify+load", f"{statistics.median(s['first_answer_ms'] for s in starts):.0f} ms"),
+            Row("cold start: import functions.api, the model loading meanwhile", f"{statistics.median(s['import_ms'] for s in starts):.0f} ms"),
+            Row("cold start: first /classify (waits for the model if still loading)", f"{statistics.median(s['first_answer_ms'] for s in starts):.0f} ms"),
             Row("cold start: import + first answer", f"{total:.0f} ms", "<= 500 ms (300)", _verdict(total <= 500)),
             Row("cold start: CPU time of import + first answer", f"{statistics.median(s['cpu_ms'] for s in starts):.0f} ms"),
             Row("cold start: whole process incl. interpreter", f"{statistics.median(s['process_ms'] for s in starts):.0f} ms"),
