@@ -134,6 +134,8 @@ class LocalCloud:
             **LOCAL_CREDENTIALS,
             "AWS_DEFAULT_REGION": resources.REGION,
             "AWS_REGION": resources.REGION,
+            # as Lambda sets it: the handler modules start loading the model while they import
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_ENDPOINT_URL": self.config.aws_endpoint,
             "MODEL_BUCKET": self.resources.model_bucket,
             "MODEL_PREFIX": settings.MODEL_PREFIX,
