@@ -18,6 +18,8 @@ tarball; none is stored in the repository.
   taken in turns request by request (a shared machine slows both alike);
 - uploads: lines per second of one ``functions.uploads`` invocation on a JSONL file of
   reviews, and the peak Python memory (tracemalloc) for a file and one four times as large;
+  then lines per second of TXT files of empty and of one-letter lines, the content that takes
+  longest per byte (what ``UPLOAD_CHUNK_BYTES`` is sized by);
 - the model alone on the same padded batches: int8 ONNX vs fp32 ONNX vs torch eager.
 
 The bundle: ``artifacts/models`` when ``current.json`` exists there (``make train``), else a
@@ -245,14 +247,13 @@ def side_by_side(handler, context, baseline, requests: list[list[str]], rounds: 
     return best_ours, best_baseline
 
 
-def upload_run(cloud: Cloud, reviews: list[str], lines: int, *, trace_memory: bool) -> tuple[float, float, int]:
-    """Wall and CPU seconds of one uploads invocation on a JSONL file of ``lines`` reviews, and
-    its peak traced Python memory (0 when not traced)."""
+def upload_run(cloud: Cloud, lines: list[str], fmt: str, *, trace_memory: bool) -> tuple[float, float, int]:
+    """Wall and CPU seconds of one uploads invocation on a file of these lines, and its peak
+    traced Python memory (0 when not traced)."""
     from functions import uploads
 
-    body = "".join(json.dumps({"id": i, "text": reviews[i % len(reviews)]}) + "\n" for i in range(lines))
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    cloud.put_data(f"uploads/{name}.jsonl", body.encode())
+    cloud.put_data(f"uploads/{name}.{fmt}", "".join(line + "\n" for line in lines).encode())
     context = FakeLambdaContext()
     messages = []
     while not messages:
@@ -267,9 +268,14 @@ def upload_run(cloud: Cloud, reviews: list[str], lines: int, *, trace_memory: bo
     if trace_memory:
         tracemalloc.stop()
     summary = json.loads(cloud.get_data(f"results/{name}.summary.json"))
-    if response["batchItemFailures"] or summary["lines"] != lines:
+    if response["batchItemFailures"] or summary["lines"] != len(lines):
         raise SystemExit(f"the upload failed: {response}, {summary.get('lines')} lines")
     return seconds, cpu_seconds, peak
+
+
+def review_lines(reviews: list[str], count: int) -> list[str]:
+    """A JSONL file's lines: ``count`` reviews with ids."""
+    return [json.dumps({"id": i, "text": reviews[i % len(reviews)]}) for i in range(count)]
 
 
 def model_only(models: Path, version: str, encoded: list[np.ndarray]) -> dict[str, float]:
@@ -385,16 +391,23 @@ def run(args: argparse.Namespace) -> list[Row]:
             Row("  ratio", f"{theirs / ours:.2f}x", ">= 2x", _verdict(theirs / ours >= 2)),
         ]
 
-        upload_seconds, upload_cpu = min(upload_run(cloud, sample, args.upload_lines, trace_memory=False)[:2] for _ in range(2))
+        file = review_lines(sample, args.upload_lines)
+        upload_seconds, upload_cpu = min(upload_run(cloud, file, "jsonl", trace_memory=False)[:2] for _ in range(2))
         lines_per_second = args.upload_lines / upload_seconds
         small_lines = max(args.upload_lines // 8, 500)
-        *_, small_peak = upload_run(cloud, sample, small_lines, trace_memory=True)
-        *_, large_peak = upload_run(cloud, sample, small_lines * 4, trace_memory=True)
+        *_, small_peak = upload_run(cloud, review_lines(sample, small_lines), "jsonl", trace_memory=True)
+        *_, large_peak = upload_run(cloud, review_lines(sample, small_lines * 4), "jsonl", trace_memory=True)
+        # what sizes UPLOAD_CHUNK_BYTES: the content with the most lines per byte
+        short_lines = args.upload_lines * 25
+        short_rates = [
+            short_lines / upload_run(cloud, [line] * short_lines, "txt", trace_memory=False)[0] for line in ("", "x")
+        ]
         rows += [
             Row(f"uploads: lines/s, one invocation, {args.upload_lines:,} reviews, wall (CPU), best of 2",
                 f"{lines_per_second:,.0f} ({args.upload_lines / upload_cpu:,.0f})", ">= 5,000", _verdict(lines_per_second >= 5000)),
             Row(f"uploads: peak traced memory, {small_lines:,} vs {small_lines * 4:,} lines",
                 f"{small_peak / 2**20:.1f} vs {large_peak / 2**20:.1f} MiB", "flat", _verdict(large_peak < 1.5 * small_peak)),
+            Row(f"uploads: lines/s of {short_lines:,} empty / one-letter lines (TXT)", f"{short_rates[0]:,.0f} / {short_rates[1]:,.0f}"),
         ]  # fmt: skip
 
         preprocessor = Preprocessor.from_json((models / cloud.version / PREPROCESS_FILE).read_bytes())

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 from infra.settings import MAX_TEXT_CHARS
 
@@ -32,8 +32,7 @@ class UnreadableHeaderError(Exception):
     """A CSV file whose header cannot be used (no ``text`` column, not UTF-8, too long)."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):  # a tuple: one is made per line, and a dataclass costs more to make
     id: Any = None  # the input's id, when it has one
     text: str | None = None
     error: str | None = None

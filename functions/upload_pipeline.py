@@ -44,6 +44,8 @@ CLASSIFY_BATCH = 256
 MAX_ERROR_DETAILS = 100
 _PROBE_BYTES = 64 * 1024
 _SCAN_BYTES = 1024 * 1024
+# json.dumps(value, ensure_ascii=False) without building an encoder per call (one call a line)
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 # -- what an upload is -------------------------------------------------------------------------
@@ -376,20 +378,21 @@ class UploadProcessor:
         texts: list[str] = []
 
         def flush() -> None:
-            rows = iter(model.probabilities(texts) if texts else ())
+            labels, objects = model.predictions_json(model.probabilities(texts)) if texts else ([], [])
+            tally.classified += len(labels)
+            tally.labels.update(labels)
+            predictions = iter(objects)
             lines = []
             for record in pending:
                 tally.lines += 1
-                entry = {} if record.id is None else {"id": record.id}
                 if record.error is not None:
                     tally.add_error(tally.lines, record.error, record.id)
-                    entry["error"] = record.error
-                else:
-                    prediction = model.prediction(next(rows))
-                    tally.classified += 1
-                    tally.labels[prediction.label] += 1
-                    entry.update(prediction.to_dict())
-                lines.append(json.dumps(entry, ensure_ascii=False))
+                    entry = {"error": record.error} if record.id is None else {"id": record.id, "error": record.error}
+                    lines.append(_to_json(entry))
+                elif record.id is None:
+                    lines.append(next(predictions))
+                else:  # the same object with the input's id first
+                    lines.append('{"id": ' + _to_json(record.id) + ", " + next(predictions)[1:])
             if lines:
                 out.write(("\n".join(lines) + "\n").encode())
             pending.clear()

@@ -1,5 +1,6 @@
 """One loaded bundle: predictions in input order whatever the batching, labels from the bundle."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -61,3 +62,24 @@ def test_a_file_that_is_no_onnx_graph_is_a_bundle_error(model, tmp_path):
 
     with pytest.raises(BundleError, match="cannot load"):
         SentimentModel.load(broken, model._preprocessor, model.card, threads=1)
+
+
+@pytest.mark.parametrize("labels", [("negative", "positive"), ('neg "quoted" {0} \\', "pös {}}")])
+def test_prediction_json_is_json_dumps_of_the_prediction(tiny_bundle_root, labels):
+    version = bundle.Pointer.from_json((tiny_bundle_root / bundle.POINTER_FILE).read_bytes()).version
+    folder = tiny_bundle_root / version
+    config = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes()).config
+    preprocessor = Preprocessor(dataclasses.replace(config, labels=labels))
+    model = SentimentModel.load(folder / bundle.MODEL_FILE, preprocessor, json.loads((folder / bundle.CARD_FILE).read_text()), threads=1)
+    rng = np.random.default_rng(0)
+    first = np.concatenate([rng.random(500), [0.0, 1.0, 0.5, 1e-7, 5e-7, 0.1234565, 0.9999995]])
+    probabilities = np.stack([first, 1 - first], axis=1).astype(np.float32)
+
+    labels_of, objects = model.predictions_json(probabilities)
+
+    expected = model.predictions(probabilities)
+    assert objects == [json.dumps(p.to_dict(), ensure_ascii=False) for p in expected]
+    assert labels_of == [p.label for p in expected]
+    # a model that outputs NaN still gives JSON that json.dumps would write
+    broken = np.full((1, 2), np.nan, dtype=np.float32)
+    assert model.predictions_json(broken)[1] == [json.dumps(model.predictions(broken)[0].to_dict(), ensure_ascii=False)]
