@@ -172,6 +172,7 @@ def make_cloud(endpoint: str, models: Path) -> Cloud:
     os.environ.update(
         MODEL_BUCKET=cloud.model_bucket, DATA_BUCKET=cloud.data_bucket, JOBS_QUEUE_URL=cloud.jobs_queue_url,
         UPLOADS_QUEUE_URL=cloud.uploads_queue_url, POWERTOOLS_LOG_LEVEL="WARNING",
+        UPLOAD_CHUNK_BYTES=str(2**30),  # no chunks: one invocation reads the whole file, one worker's rate
         POWERTOOLS_METRICS_DISABLED="true",
     )  # fmt: skip
     return cloud
