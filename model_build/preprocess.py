@@ -61,6 +61,9 @@ _POSITION_MULTIPLIERS = tuple(
     for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
 )
 MAX_NGRAM_ORDER = len(_POSITION_MULTIPLIERS)
+# `Preprocessor.encode_many` works on this many characters at a time at most: its arrays take
+# about 100 bytes a character at their peak, so about 100 MiB.
+CHARACTERS_AT_ONCE = 1 << 20
 
 
 class PreprocessConfigError(ValueError):
@@ -221,20 +224,25 @@ def _token_spans(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Powers:
-    """``base**k`` and ``base**-k`` modulo 2**64 for ``k < length``, grown on demand."""
+    """``base**k`` and ``base**-k`` modulo 2**64, computed once for the longest input so far."""
 
     def __init__(self, base: int) -> None:
         self._base = np.uint64(base)
         self._inverse = np.uint64(pow(base, -1, 1 << 64))
-        self.up = self.down = np.ones(1, dtype=np.uint64)
+        self._arrays = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
-    def reach(self, length: int) -> None:
-        if length > len(self.up):
-            length = max(length, 2 * len(self.up), 1 << 16)
-            self.up, self.down = (
+    def up_to(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """The powers for ``k < length`` at least (one attribute is replaced, so that threads
+        that grow them at once each get arrays long enough)."""
+        arrays = self._arrays
+        if length > len(arrays[0]):
+            length = max(length, 2 * len(arrays[0]), 1 << 16)
+            arrays = tuple(
                 np.concatenate(([np.uint64(1)], np.cumprod(np.full(length - 1, factor))))
                 for factor in (self._base, self._inverse)
             )
+            self._arrays = arrays
+        return arrays
 
 
 _TOKEN_POWERS = _Powers(_TOKEN_BASE)
@@ -243,10 +251,10 @@ _TOKEN_POWERS = _Powers(_TOKEN_BASE)
 def _token_hashes(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Per token: sum of ``points[start + k] * _TOKEN_BASE**k`` modulo 2**64, for all tokens at
     once from one prefix sum (a token's slice of it, shifted back by ``_TOKEN_BASE**-start``)."""
-    _TOKEN_POWERS.reach(len(points) + 1)
+    up, down = _TOKEN_POWERS.up_to(len(points) + 1)
     prefix = np.zeros(len(points) + 1, dtype=np.uint64)
-    np.cumsum(points * _TOKEN_POWERS.up[: len(points)], out=prefix[1:])
-    return (prefix[ends] - prefix[starts]) * _TOKEN_POWERS.down[starts]
+    np.cumsum(points * up[: len(points)], out=prefix[1:])
+    return (prefix[ends] - prefix[starts]) * down[starts]
 
 
 def _finalize(values: np.ndarray) -> np.ndarray:
@@ -278,10 +286,23 @@ class Preprocessor:
         return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
-        """`encode` of each text, computed for all of them at once: the texts are joined into
-        one array of code points (a space between two texts), and tokenizing, hashing and the
-        n-gram arithmetic each run once over the whole batch."""
+        """`encode` of each text, computed for many at once: the texts are joined into one
+        array of code points (a space between two texts), and tokenizing, hashing and the
+        n-gram arithmetic each run once over it. Texts are taken in groups of at most
+        `CHARACTERS_AT_ONCE` characters (or one longer text), which bounds the memory used."""
         normalized = [normalize(text) for text in texts]
+        encoded: list[np.ndarray] = []
+        start = 0
+        while start < len(normalized):
+            end, characters = start + 1, len(normalized[start])
+            while end < len(normalized) and characters + len(normalized[end]) < CHARACTERS_AT_ONCE:
+                characters += len(normalized[end]) + 1
+                end += 1
+            encoded += self._encode_normalized(normalized[start:end])
+            start = end
+        return encoded
+
+    def _encode_normalized(self, normalized: list[str]) -> list[np.ndarray]:
         lengths = np.fromiter(map(len, normalized), dtype=np.int64, count=len(normalized))
         points = _code_points(" ".join(normalized))
         starts, ends = _token_spans(_character_classes(points))

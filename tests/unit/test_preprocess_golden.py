@@ -126,3 +126,14 @@ def digest_of(encoded) -> str:
         hashed.update(len(ids).to_bytes(4, "little"))
         hashed.update(ids.astype("<i8").tobytes())
     return hashed.hexdigest()
+
+
+def test_texts_taken_in_groups_encode_as_they_do_alone(monkeypatch):
+    """`encode_many` bounds its memory by taking texts in groups of `CHARACTERS_AT_ONCE`
+    characters (a text longer than that alone); grouping must not change any text's ids."""
+    preprocessor = Preprocessor(PreprocessConfig(ngram_orders=(1, 2, 3)))
+    texts = TEXTS + random_texts(60, seed=2) + ["word " * 30]  # the last is longer than a group
+    alone = [preprocessor.encode(text).tolist() for text in texts]
+    monkeypatch.setattr(preprocess, "CHARACTERS_AT_ONCE", 64)
+
+    assert [ids.tolist() for ids in preprocessor.encode_many(texts)] == alone
