@@ -20,6 +20,7 @@ tarball; none is stored in the repository.
   reviews, and the peak Python memory (tracemalloc) for a file and one four times as large;
   then lines per second of TXT files of empty and of one-letter lines, the content that takes
   longest per byte (what ``UPLOAD_CHUNK_BYTES`` is sized by);
+- preprocessing alone (``encode_many`` on batches of 64), CPU per review;
 - the model alone on the same padded batches: int8 ONNX vs fp32 ONNX vs torch eager.
 
 The bundle: ``artifacts/models`` when ``current.json`` exists there (``make train``), else a
@@ -279,6 +280,18 @@ def review_lines(reviews: list[str], count: int) -> list[str]:
     return [json.dumps({"id": i, "text": reviews[i % len(reviews)]}) for i in range(count)]
 
 
+def preprocessing_seconds(preprocessor: Preprocessor, reviews: list[str]) -> float:
+    """CPU seconds per review of `Preprocessor.encode_many` on batches of 64, best of 3."""
+    batches = [reviews[start : start + BATCH] for start in range(0, len(reviews), BATCH)]
+    runs = []
+    for _ in range(3):
+        began = time.process_time()
+        for batch in batches:
+            preprocessor.encode_many(batch)
+        runs.append(time.process_time() - began)
+    return min(runs) / len(reviews)
+
+
 def model_only(models: Path, version: str, encoded: list[np.ndarray]) -> dict[str, float]:
     """Reviews per second of each runtime on identical length-sorted, padded batches."""
     import onnxruntime
@@ -412,6 +425,7 @@ def run(args: argparse.Namespace) -> list[Row]:
         ]  # fmt: skip
 
         preprocessor = Preprocessor.from_json((models / cloud.version / PREPROCESS_FILE).read_bytes())
+        rows.append(Row("preprocessing alone, batches of 64: CPU per review", f"{preprocessing_seconds(preprocessor, sample) * 1e6:.1f} µs"))
         rates = model_only(models, cloud.version, preprocessor.encode_many(sample))
         int8 = rates["int8 ONNX"]
         rows += [Row(f"model only, batches of 64: {name}", f"{rate:,.0f} reviews/s ({rate / int8:.2f}x int8)") for name, rate in rates.items()]

@@ -18,7 +18,7 @@ from infra import settings as service
 MAX_BODY_BYTES = 6 * 1024 * 1024
 # A file above this size is split into chunks classified in parallel. 16 MiB of reviews
 # (about 13,000) take about 1 s on one vCPU; the slowest content per byte, 16 million empty
-# lines, about 60 s (`make bench`: 272,000 empty lines/s on 2026-11-30), so even on a CPU
+# lines, about 60 s (`make bench`: 285,000 empty lines/s on 2026-11-30), so even on a CPU
 # several times slower a chunk ends inside the function's 300 s timeout.
 DEFAULT_UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
 MIN_UPLOAD_CHUNK_BYTES = 1024
