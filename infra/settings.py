@@ -50,10 +50,13 @@ class QueueSettings:
         return VISIBILITY_TIMEOUT_FACTOR * self.consumer.timeout_seconds
 
 
+# Lambda gives CPU in proportion to memory, and 1769 MB is one full vCPU. Every function is
+# CPU-bound (preprocessing and inference; a warm process with the model holds ~140 MB), so
+# with less memory each request, job, chunk and cold start takes longer in the same proportion
+# for about the same GB-seconds: at 1024 MB, 1.7 times as long. `make bench` measures per vCPU.
 # API Gateway's REST integrations time out at 29 s, so the API function never needs longer.
-API_FUNCTION = FunctionSettings("functions.api.lambda_handler", memory_mb=1024, timeout_seconds=29)
-JOBS_FUNCTION = FunctionSettings("functions.jobs.lambda_handler", memory_mb=1024, timeout_seconds=300)
-# 1769 MB is one full vCPU: a large file's chunks are CPU-bound inference.
+API_FUNCTION = FunctionSettings("functions.api.lambda_handler", memory_mb=1769, timeout_seconds=29)
+JOBS_FUNCTION = FunctionSettings("functions.jobs.lambda_handler", memory_mb=1769, timeout_seconds=300)
 UPLOADS_FUNCTION = FunctionSettings("functions.uploads.lambda_handler", memory_mb=1769, timeout_seconds=300)
 
 # One message per invocation: a job holds up to 10,000 texts and an upload message is a whole
