@@ -73,18 +73,26 @@ def preload_model_during_init() -> threading.Thread | None:
     """In a Lambda execution environment, starts loading the published model in a background
     thread while the handler module finishes importing. Fetching the bundle from S3 then
     overlaps the imports instead of delaying the first request, and a provisioned or
-    SnapStart environment is ready before its first request. Elsewhere (tests, scripts, the
-    local cloud) it does nothing and the first use loads the model."""
+    SnapStart environment is ready before its first request. Elsewhere (tests, scripts, and
+    the local cloud unless it sets the variable as Lambda does) it does nothing and the first
+    use loads the model."""
     if not os.environ.get(LAMBDA_INIT_VARIABLE):
         return None
-    thread = threading.Thread(target=_preload_model, name="model-preload", daemon=True)
+    try:
+        # built here, before the thread starts: a request must find this store, not build a
+        # second one that would download the same bundle into the same folder
+        store = model_store()
+    except SettingsError as error:  # the first request answers with it
+        logger.warning("could not load the model during init", extra={"error": str(error)})
+        return None
+    thread = threading.Thread(target=_preload_model, args=(store,), name="model-preload", daemon=True)
     thread.start()
     return thread
 
 
-def _preload_model() -> None:
+def _preload_model(store: ModelStore) -> None:
     try:
-        model_store().preload()
+        store.preload()  # holds the store's lock: a request waits for it instead of loading too
     except Exception as error:  # noqa: BLE001 - the first request meets it again and answers it
         logger.warning("could not load the model during init", extra={"error": str(error)})
 

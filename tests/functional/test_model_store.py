@@ -164,3 +164,26 @@ def test_a_failed_load_during_init_is_tried_again_by_the_first_request(cloud, ti
 
     assert response["statusCode"] == 200  # at once, not after the store's retry interval
     assert response_json(response)["model_version"] == version
+
+
+def test_preloads_started_by_several_handler_modules_load_the_model_once(served, monkeypatch, lambda_context, caplog):
+    monkeypatch.setenv(dependencies.LAMBDA_INIT_VARIABLE, "on-demand")
+
+    threads = [dependencies.preload_model_during_init() for _ in range(3)]  # api, jobs, uploads
+    for thread in threads:
+        thread.join(timeout=60)
+    response = api.lambda_handler(api_event("POST", "/classify", {"text": "a fine film"}), lambda_context)
+
+    assert response["statusCode"] == 200
+    assert [record.getMessage() for record in caplog.records].count("serving a model") == 1
+
+
+def test_a_misconfigured_function_starts_no_preload_and_answers_why(cloud, monkeypatch, lambda_context, caplog):
+    monkeypatch.setenv(dependencies.LAMBDA_INIT_VARIABLE, "on-demand")
+    monkeypatch.delenv("MODEL_BUCKET")
+    dependencies.reset()
+
+    assert dependencies.preload_model_during_init() is None
+    assert "could not load the model during init" in [record.getMessage() for record in caplog.records]
+    response = api.lambda_handler(api_event("POST", "/classify", {"text": "a fine film"}), lambda_context)
+    assert response["statusCode"] == 500 and response_json(response)["error"] == "misconfigured"

@@ -16,7 +16,7 @@ import uuid
 class LambdaContext:
     function_name = "sentiment-api"
     function_version = "$LATEST"
-    memory_limit_in_mb = 1024
+    memory_limit_in_mb = 1769
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sentiment-api"
     aws_request_id = str(uuid.uuid4())
     log_group_name = "/aws/lambda/sentiment-api"

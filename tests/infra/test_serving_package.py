@@ -178,6 +178,7 @@ def probe(tmp_path_factory, templates, x86_package, runtime_sdk, moto_endpoint, 
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",  # as Lambda sets it: the model loads during init
     )
     output = tmp_path_factory.mktemp("probe") / "result.json"
     event = api_event("POST", "/classify", {"texts": ["a wonderful, moving film", "boring and awful"]})
