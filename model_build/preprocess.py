@@ -34,7 +34,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -124,18 +124,25 @@ class PreprocessConfig:
             raise PreprocessConfigError(f"preprocess.json is invalid: {error}") from None
 
 
-class _InvisibleAsSpace(dict):
-    """A `str.translate` table: invisible characters to a space, every other to itself; filled
-    as characters are met (at most 65,536 kept, so no input can grow it without bound)."""
+class _PerCodePoint(dict):
+    """``function(code_point)``, filled as code points are met; at most 65,536 are kept, so no
+    input can grow it without bound. Usable as a `str.translate` table."""
 
-    def __missing__(self, codepoint: int) -> int:
-        value = 0x20 if unicodedata.category(chr(codepoint)) in _INVISIBLE_CATEGORIES else codepoint
+    def __init__(self, function: Callable[[int], int]) -> None:
+        super().__init__()
+        self._function = function
+
+    def __missing__(self, point: int) -> int:
+        value = self._function(point)
         if len(self) < 1 << 16:
-            self[codepoint] = value
+            self[point] = value
         return value
 
 
-_INVISIBLE_AS_SPACE = _InvisibleAsSpace()
+# invisible characters to a space, every other to itself
+_INVISIBLE_AS_SPACE = _PerCodePoint(
+    lambda point: 0x20 if unicodedata.category(chr(point)) in _INVISIBLE_CATEGORIES else point
+)
 
 
 def normalize(text: str) -> str:
@@ -170,17 +177,7 @@ def _character_class(character: str) -> int:
 _ASCII_CLASSES = np.array([_character_class(chr(point)) for point in range(128)], dtype=np.uint8)
 
 
-class _WideCharacterClasses(dict):
-    """`_character_class` of code points above ASCII, remembered for the first 65,536 met."""
-
-    def __missing__(self, point: int) -> int:
-        value = _character_class(chr(point))
-        if len(self) < 1 << 16:
-            self[point] = value
-        return value
-
-
-_WIDE_CLASSES = _WideCharacterClasses()
+_WIDE_CLASSES = _PerCodePoint(lambda point: _character_class(chr(point)))  # above ASCII
 
 
 def _code_points(text: str) -> np.ndarray:

@@ -135,7 +135,7 @@ def test_an_unreadable_bucket_leaves_the_loaded_model_serving(served, make_store
     assert store.current().version == served.version
 
 
-def test_outside_lambda_nothing_is_loaded_at_import(cloud, monkeypatch):
+def test_outside_lambda_no_preload_starts(cloud, monkeypatch):
     monkeypatch.delenv(dependencies.LAMBDA_INIT_VARIABLE, raising=False)
 
     assert dependencies.preload_model_during_init() is None

@@ -14,13 +14,20 @@ from model_build.preprocess import Preprocessor
 pytestmark = pytest.mark.unit
 
 
+def load_model(models_root, labels=None) -> SentimentModel:
+    """The published model of ``models_root``, its labels renamed when ``labels`` is given."""
+    version = bundle.Pointer.from_json((models_root / bundle.POINTER_FILE).read_bytes()).version
+    folder = models_root / version
+    card = json.loads((folder / bundle.CARD_FILE).read_text())
+    config = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes()).config
+    if labels is not None:
+        config = dataclasses.replace(config, labels=labels)
+    return SentimentModel.load(folder / bundle.MODEL_FILE, Preprocessor(config), card, threads=1)
+
+
 @pytest.fixture(scope="module")
 def model(tiny_bundle_root):
-    version = bundle.Pointer.from_json((tiny_bundle_root / bundle.POINTER_FILE).read_bytes()).version
-    folder = tiny_bundle_root / version
-    card = json.loads((folder / bundle.CARD_FILE).read_text())
-    preprocessor = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes())
-    return SentimentModel.load(folder / bundle.MODEL_FILE, preprocessor, card, threads=1)
+    return load_model(tiny_bundle_root)
 
 
 def test_batches_cover_every_row_once_within_the_id_budget():
@@ -66,11 +73,7 @@ def test_a_file_that_is_no_onnx_graph_is_a_bundle_error(model, tmp_path):
 
 @pytest.mark.parametrize("labels", [("negative", "positive"), ('neg "quoted" {0} \\', "pös {}}")])
 def test_prediction_json_is_json_dumps_of_the_prediction(tiny_bundle_root, labels):
-    version = bundle.Pointer.from_json((tiny_bundle_root / bundle.POINTER_FILE).read_bytes()).version
-    folder = tiny_bundle_root / version
-    config = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes()).config
-    preprocessor = Preprocessor(dataclasses.replace(config, labels=labels))
-    model = SentimentModel.load(folder / bundle.MODEL_FILE, preprocessor, json.loads((folder / bundle.CARD_FILE).read_text()), threads=1)
+    model = load_model(tiny_bundle_root, labels)
     rng = np.random.default_rng(0)
     first = np.concatenate([rng.random(500), [0.0, 1.0, 0.5, 1e-7, 5e-7, 0.1234565, 0.9999995]])
     probabilities = np.stack([first, 1 - first], axis=1).astype(np.float32)
