@@ -28,7 +28,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infra.settings import APP_NAME, ROUTES
+from functions.contract import APP_NAME, ROUTES
 
 from functions.api_models import (
     ClassifyRequest,

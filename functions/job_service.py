@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from infra.settings import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
+from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
 
 from functions.classification import classify_texts
 from functions.object_store import Bucket, Queue

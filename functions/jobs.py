@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infra.settings import JOBS_QUEUE
 
 from functions import dependencies
+from functions.settings import get_settings
 from functions.job_service import InvalidJobMessageError, job_id_of_message, run_job
 from functions.observability import capture_lambda_handler, logger, metrics
 
@@ -31,7 +31,7 @@ def record_handler(record: SQSRecord) -> None:
         return
     logger.append_keys(job_id=job_id)
     # SQS moves the message to the dead-letter queue after this delivery if it fails again
-    last_attempt = int(record.attributes.approximate_receive_count) >= JOBS_QUEUE.max_receive_count
+    last_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
     run_job(dependencies.data_bucket(), job_id, dependencies.model_store().current, last_attempt=last_attempt)
 
 

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from infra.settings import APP_NAME
+from functions.contract import APP_NAME
 
 NAMESPACE = APP_NAME
 SERVICE = "sentiment"

@@ -1,7 +1,7 @@
 """Every environment variable of the functions, read in one place into one typed object.
 
-The names are DESIGN.md's; the defaults and the request limits come from `infra.settings`, the
-one source of truth that the CDK app and the local cloud share.
+The names are DESIGN.md's; the defaults come from `functions.contract`, which the CDK app and
+the local cloud import too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Mapping
 
-from infra import settings as service
+from functions import contract
 
 # Lambda accepts synchronous request payloads up to 6 MB; 64 texts of 20,000 characters fit
 # in it even as 4-byte UTF-8, so a larger body is refused before it is parsed.
@@ -22,6 +22,9 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 # several times slower a chunk ends inside the function's 300 s timeout.
 DEFAULT_UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
 MIN_UPLOAD_CHUNK_BYTES = 1024
+# deliveries of one message before SQS moves it to its dead-letter queue; the deployment sets it
+# from the queue's redrive policy, so the consumer knows which delivery is the last
+DEFAULT_MAX_RECEIVE_COUNT = 3
 
 
 class SettingsError(Exception):
@@ -32,12 +35,14 @@ class SettingsError(Exception):
 class Settings:
     model_bucket: str
     data_bucket: str
-    model_prefix: str = service.MODEL_PREFIX
+    model_prefix: str = contract.MODEL_PREFIX
     jobs_queue_url: str | None = None
     uploads_queue_url: str | None = None
-    model_refresh_seconds: float = service.MODEL_REFRESH_SECONDS
+    model_refresh_seconds: float = contract.MODEL_REFRESH_SECONDS
     # not in DESIGN.md's table: a tuning knob (tests force small chunks with it)
     upload_chunk_bytes: int = DEFAULT_UPLOAD_CHUNK_BYTES
+    # not in DESIGN.md's table: set by the deployment from the consumer queue's redrive policy
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -63,11 +68,12 @@ class Settings:
         return cls(
             model_bucket=required("MODEL_BUCKET"),
             data_bucket=required("DATA_BUCKET"),
-            model_prefix=f"{prefix}/" if prefix else service.MODEL_PREFIX,
+            model_prefix=f"{prefix}/" if prefix else contract.MODEL_PREFIX,
             jobs_queue_url=environ.get("JOBS_QUEUE_URL", "").strip() or None,
             uploads_queue_url=environ.get("UPLOADS_QUEUE_URL", "").strip() or None,
-            model_refresh_seconds=number("MODEL_REFRESH_SECONDS", service.MODEL_REFRESH_SECONDS, 0),
+            model_refresh_seconds=number("MODEL_REFRESH_SECONDS", contract.MODEL_REFRESH_SECONDS, 0),
             upload_chunk_bytes=int(number("UPLOAD_CHUNK_BYTES", DEFAULT_UPLOAD_CHUNK_BYTES, MIN_UPLOAD_CHUNK_BYTES)),
+            max_receive_count=int(number("MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT, 1)),
         )
 
 

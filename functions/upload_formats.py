@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator, NamedTuple
 
-from infra.settings import MAX_TEXT_CHARS
+from functions.contract import MAX_TEXT_CHARS
 
 FORMATS = ("jsonl", "csv", "txt")
 # Longer than any valid line: 20,000 characters JSON-escaped as \uXXXX, plus an id.

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Callable, Iterator
 
-from infra.settings import RESULTS_PREFIX, UPLOAD_WORK_PREFIX, UPLOADS_PREFIX
+from functions.contract import RESULTS_PREFIX, UPLOAD_WORK_PREFIX, UPLOADS_PREFIX
 
 from functions.object_store import Bucket, ObjectChangedError, ObjectInfo, Queue
 from functions.observability import count, logger, milliseconds, model_metrics

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from infra.settings import UPLOADS_QUEUE
 
 from functions import dependencies
+from functions.settings import get_settings
 from functions.observability import capture_lambda_handler, logger, metrics
 from functions.upload_pipeline import ChunkTask, Upload
 
@@ -62,7 +62,7 @@ def record_handler(record: SQSRecord) -> None:
     if not work:
         logger.info("skipped the s3:TestEvent")
     # SQS moves the message to the dead-letter queue after this delivery if it fails again
-    last_attempt = int(record.attributes.approximate_receive_count) >= UPLOADS_QUEUE.max_receive_count
+    last_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
     for item in work:
         if isinstance(item, ChunkTask):
             dependencies.upload_processor().process_chunk(item, last_attempt=last_attempt)

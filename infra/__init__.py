@@ -1,5 +1,4 @@
-"""The CDK app (`infra.app`) and the settings the deployed and the local service share.
-
-The Lambda package carries this file and `infra.settings` (the functions read their limits
-there), so importing the package must stay free of aws_cdk and of anything else heavy.
+"""The CDK app (`infra.app`), its deployment knobs (`infra.settings`) and the local emulation of
+the same topology (`infra.local`). It imports the service's names and limits from
+`functions.contract`; nothing under `functions/` imports from here.
 """

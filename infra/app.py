@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import aws_cdk as cdk
 
-from infra import settings
+from functions import contract
 from infra.deploy_config import DeployConfig
 from infra.nag import add_checks
 from infra.stacks import ServiceStack, StorageStack, TrainingStack
@@ -23,7 +23,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     common = {
         "config": config,
         "env": cdk.Environment(account=config.account, region=config.region),
-        "tags": {"app": settings.APP_NAME, "stage": config.stage},
+        "tags": {"app": contract.APP_NAME, "stage": config.stage},
     }
     storage = StorageStack(
         app,

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from functions import contract
 from infra import settings
 
 ARCHITECTURES = ("arm64", "x86_64")
@@ -66,7 +67,7 @@ class DeployConfig:
         )
 
     def stack_name(self, part: str) -> str:
-        return f"{settings.APP_NAME}-{self.stage}-{part}"
+        return f"{contract.APP_NAME}-{self.stage}-{part}"
 
 
 def _flag(context: Callable[[str], Any], key: str, default: bool) -> bool:

@@ -15,6 +15,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.log_groups import service_log_group
 from infra.nag import acknowledge
@@ -45,8 +46,8 @@ class InferenceApi(Construct):
             environment={"JOBS_QUEUE_URL": jobs_queue.queue_url},
         )
         # POST /jobs writes jobs/<id>/request.json, GET /jobs/{job_id} reads the job back
-        grant_prefix_read(self.handler.role, serving.data_bucket, settings.JOBS_PREFIX)
-        grant_prefix_write(self.handler.role, serving.data_bucket, settings.JOBS_PREFIX)
+        grant_prefix_read(self.handler.role, serving.data_bucket, contract.JOBS_PREFIX)
+        grant_prefix_write(self.handler.role, serving.data_bucket, contract.JOBS_PREFIX)
         jobs_queue.grant_send_messages(self.handler.role)
 
         self.rest_api = apigw.RestApi(
@@ -122,19 +123,20 @@ class InferenceApi(Construct):
         validator = self.rest_api.add_request_validator(
             "ContractValidator", validate_request_body=True, validate_request_parameters=True
         )
-        for route in settings.ROUTES:
+        for route in contract.ROUTES:
             models = None
-            if route.request_schema is not None:
+            if route.request_model is not None:
+                schema = settings.REQUEST_SCHEMAS[route.request_model]
                 model = apigw.CfnModel(
                     self,
-                    f"{route.request_schema['title']}Model",
+                    f"{route.request_model}Model",
                     rest_api_id=self.rest_api.rest_api_id,
                     content_type="application/json",
-                    schema=route.request_schema,
+                    schema=schema,
                 )
                 models = {"application/json": apigw.Model.from_model_name(self, f"{model.node.id}Ref", model.ref)}
                 # a changed schema must reach the stage, which serves a snapshot: a new deployment
-                self.rest_api.latest_deployment.add_to_logical_id(route.request_schema)
+                self.rest_api.latest_deployment.add_to_logical_id(schema)
             self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 integration,

@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.log_groups import service_log_group
 from infra.nag import acknowledge
@@ -60,9 +61,9 @@ class ServingResources:
         """The contract's variables (DESIGN.md) that every function reads."""
         return {
             "MODEL_BUCKET": self.models_bucket.bucket_name,
-            "MODEL_PREFIX": settings.MODEL_PREFIX,
+            "MODEL_PREFIX": contract.MODEL_PREFIX,
             "DATA_BUCKET": self.data_bucket.bucket_name,
-            "MODEL_REFRESH_SECONDS": str(settings.MODEL_REFRESH_SECONDS),
+            "MODEL_REFRESH_SECONDS": str(contract.MODEL_REFRESH_SECONDS),
         }
 
 
@@ -103,7 +104,7 @@ class ServingFunction(Construct):
             environment={**serving.environment(), **(environment or {})},
         )
         log_group.grant_write(self.role)
-        grant_prefix_read(self.role, serving.models_bucket, settings.MODEL_PREFIX)
+        grant_prefix_read(self.role, serving.models_bucket, contract.MODEL_PREFIX)
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",

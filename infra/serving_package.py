@@ -1,7 +1,7 @@
 """The Lambda deployment package of the serving code, built with pip alone (no Docker).
 
-The package holds ``functions/``, ``infra/settings.py``, the torch-free modules of
-``model_build`` that serving imports, and the ``serving`` extra of ``pyproject.toml`` installed from wheels built for the Lambda's
+The package holds ``functions/``, the torch-free modules of ``model_build`` that serving
+imports, and the ``serving`` extra of ``pyproject.toml`` installed from wheels built for the Lambda's
 Python version and CPU (``--platform`` tags), whatever machine runs the build. The installed
 dependencies are cached under ``build/lambda-deps/`` per platform and requirement set, so a
 repeated synth only copies them. Plain Python, importable without aws_cdk.
@@ -25,16 +25,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPENDENCY_CACHE = REPO_ROOT / "build" / "lambda-deps"
 
-# What serving imports from this repository: the whole functions package, the service's plain
-# settings, and from model_build only the modules that import no torch.
+# What serving imports from this repository: the whole functions package and, from model_build,
+# only the modules that import no torch.
 SOURCE_PATHS = (
     "functions",
-    "infra/__init__.py",
-    "infra/settings.py",
     "model_build/__init__.py",
     "model_build/preprocess.py",
     "model_build/bundle.py",
-    "model_build/storage.py",
 )
 
 # onnxruntime publishes only manylinux_2_28 wheels and pydantic-core only manylinux2014 ones;

@@ -1,26 +1,17 @@
-"""The names, limits and timings of the deployed service, in one place.
+"""The deployment's knobs: memory, timeouts, batch sizes, redrive counts, throttles, alarms.
 
-Plain Python with no aws_cdk and no torch: the CDK app builds the cloud from these numbers, the
-Lambda functions (whose package carries this file), the local emulation (``python -m
-infra.local``) and the tests import the same ones, so a limit, a timeout, a redrive count or a
-throttle cannot drift between the code and either topology.
+Plain Python with no aws_cdk and no torch: the CDK app builds the cloud from these numbers and
+the local emulation (``python -m infra.local``) and the tests import the same ones, so a
+timeout, a redrive count or a throttle cannot drift between the two topologies. What the
+service promises (names, S3 layout, request limits, routes) is the runtime's, in
+``functions/contract.py``; the functions never import this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-APP_NAME = "Sentiment"
-
-# S3 layout (DESIGN.md). The notification filter covers UPLOADS_PREFIX only.
-MODEL_PREFIX = "models/"
-UPLOADS_PREFIX = "uploads/"
-RESULTS_PREFIX = "results/"
-JOBS_PREFIX = "jobs/"
-# where functions.uploads keeps the parts of a large file until it joins (and deletes) them
-UPLOAD_WORK_PREFIX = f"{RESULTS_PREFIX}.chunks/"
-
-MODEL_REFRESH_SECONDS = 60
+from functions.contract import MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
 
 # SQS redelivers a message whose consumer is still running once the visibility timeout passes;
 # six times the consumer's timeout leaves room for Lambda's own retries of a throttled batch.
@@ -66,12 +57,6 @@ JOBS_QUEUE = QueueSettings(consumer=JOBS_FUNCTION, batch_size=1, max_receive_cou
 UPLOADS_QUEUE = QueueSettings(consumer=UPLOADS_FUNCTION, batch_size=1, max_receive_count=3, max_concurrency=20)
 
 
-# Request limits of the contract (DESIGN.md).
-MAX_TEXTS_PER_CLASSIFY = 64
-MAX_TEXTS_PER_JOB = 10_000
-MAX_TEXT_CHARS = 20_000
-
-
 def _texts_schema(max_items: int) -> dict:
     return {
         "type": "array",
@@ -81,43 +66,28 @@ def _texts_schema(max_items: int) -> dict:
     }
 
 
-# JSON Schema draft 4 (what API Gateway validates request bodies with): the gateway turns away a
-# body that breaks the contract before it costs an invocation.
-CLASSIFY_REQUEST_SCHEMA = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "ClassifyRequest",
-    "type": "object",
-    "properties": {
-        "text": {"type": "string", "maxLength": MAX_TEXT_CHARS},
-        "texts": _texts_schema(MAX_TEXTS_PER_CLASSIFY),
+# JSON Schema draft 4 (what API Gateway validates request bodies with), by the name of the
+# route's request model: the gateway turns away a body that breaks the contract before it
+# costs an invocation.
+REQUEST_SCHEMAS = {
+    "ClassifyRequest": {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "ClassifyRequest",
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+            "texts": _texts_schema(MAX_TEXTS_PER_CLASSIFY),
+        },
+        "anyOf": [{"required": ["text"]}, {"required": ["texts"]}],
     },
-    "anyOf": [{"required": ["text"]}, {"required": ["texts"]}],
+    "JobRequest": {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "JobRequest",
+        "type": "object",
+        "properties": {"texts": _texts_schema(MAX_TEXTS_PER_JOB)},
+        "required": ["texts"],
+    },
 }
-JOB_REQUEST_SCHEMA = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "JobRequest",
-    "type": "object",
-    "properties": {"texts": _texts_schema(MAX_TEXTS_PER_JOB)},
-    "required": ["texts"],
-}
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    request_schema: dict | None = field(default=None, compare=False, hash=False)
-
-
-# DESIGN.md's HTTP API, relative to the stage URL; every route goes to functions.api.
-ROUTES = (
-    Route("POST", "/classify", CLASSIFY_REQUEST_SCHEMA),
-    Route("POST", "/jobs", JOB_REQUEST_SCHEMA),
-    Route("GET", "/jobs/{job_id}"),
-    Route("GET", "/model"),
-    Route("GET", "/health"),
-    Route("GET", "/openapi.json"),
-)
 
 
 @dataclass(frozen=True)

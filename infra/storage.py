@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.nag import acknowledge, acknowledge_wildcard_resource
 
@@ -60,7 +61,7 @@ class ServiceStorage(Construct):
                     expiration=cdk.Duration.days(data_retention_days),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 )
-                for prefix in (settings.UPLOADS_PREFIX, settings.RESULTS_PREFIX, settings.JOBS_PREFIX)
+                for prefix in (contract.UPLOADS_PREFIX, contract.RESULTS_PREFIX, contract.JOBS_PREFIX)
             ],
         )
 

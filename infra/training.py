@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.log_groups import service_log_group
 from infra.nag import acknowledge
@@ -100,10 +101,10 @@ class TrainingJob(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="The training container: reads and publishes model bundles, nothing else",
         )
-        grant_prefix_read(self.job_role, models_bucket, settings.MODEL_PREFIX)
-        grant_prefix_write(self.job_role, models_bucket, settings.MODEL_PREFIX)
+        grant_prefix_read(self.job_role, models_bucket, contract.MODEL_PREFIX)
+        grant_prefix_write(self.job_role, models_bucket, contract.MODEL_PREFIX)
 
-        output = f"s3://{models_bucket.bucket_name}/{settings.MODEL_PREFIX.rstrip('/')}"
+        output = f"s3://{models_bucket.bucket_name}/{contract.MODEL_PREFIX.rstrip('/')}"
         container = batch.EcsEc2ContainerDefinition(
             self,
             "Trainer",

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3_notifications
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.nag import acknowledge
 from infra.serving_function import ServingFunction, ServingResources
@@ -28,14 +29,18 @@ class UploadInference(Construct):
             "Worker",
             serving=serving,
             function=settings.UPLOADS_QUEUE.consumer,
-            environment={"UPLOADS_QUEUE_URL": self.work.queue.queue_url},
+            environment={
+                "UPLOADS_QUEUE_URL": self.work.queue.queue_url,
+                # the consumer writes a failed summary on the delivery after which SQS gives up
+                "MAX_RECEIVE_COUNT": str(settings.UPLOADS_QUEUE.max_receive_count),
+            },
         )
-        grant_prefix_read(self.worker.role, serving.data_bucket, settings.UPLOADS_PREFIX)
+        grant_prefix_read(self.worker.role, serving.data_bucket, contract.UPLOADS_PREFIX)
         # the parts of a large file are written under results/, read back to be joined, and
         # deleted from the work prefix once joined
-        grant_prefix_read(self.worker.role, serving.data_bucket, settings.RESULTS_PREFIX)
-        grant_prefix_write(self.worker.role, serving.data_bucket, settings.RESULTS_PREFIX)
-        grant_prefix_delete(self.worker.role, serving.data_bucket, settings.UPLOAD_WORK_PREFIX)
+        grant_prefix_read(self.worker.role, serving.data_bucket, contract.RESULTS_PREFIX)
+        grant_prefix_write(self.worker.role, serving.data_bucket, contract.RESULTS_PREFIX)
+        grant_prefix_delete(self.worker.role, serving.data_bucket, contract.UPLOAD_WORK_PREFIX)
         self.work.queue.grant_send_messages(self.worker.role)
         self.work.consume_with(self.worker.function)
 
@@ -45,7 +50,7 @@ class UploadInference(Construct):
         serving.data_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3_notifications.SqsDestination(self.work.queue),
-            s3.NotificationKeyFilter(prefix=settings.UPLOADS_PREFIX),
+            s3.NotificationKeyFilter(prefix=contract.UPLOADS_PREFIX),
         )
         stack = cdk.Stack.of(self)
         for handler in stack.node.children:

@@ -24,9 +24,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model_build.storage import Location
+if TYPE_CHECKING:  # serving never publishes: its package carries no storage module
+    from model_build.storage import Location
 
 MODEL_FILE = "model.onnx"
 FP32_MODEL_FILE = "model.fp32.onnx"

@@ -20,6 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
+from functions import contract
 from infra import settings
 from infra.local.cloud import LocalCloud, LocalCloudConfig, PortInUseError
 from infra.local.gateway import API_KEY_LENGTHS
@@ -84,10 +85,10 @@ def banner(cloud: LocalCloud) -> str:
     return f"""
 {READY_LINE}: serving model {cloud.model_version}
 
-  API       {config.api_url}  (routes: {', '.join(f'{r.method} {r.path}' for r in settings.ROUTES)})
+  API       {config.api_url}  (routes: {', '.join(f'{r.method} {r.path}' for r in contract.ROUTES)})
   API keys  {', '.join(config.api_keys)}  (header x-api-key; throttling {throttle})
   S3, SQS   {config.aws_endpoint}  (moto; any credentials, region {REGION})
-  buckets   s3://{names.model_bucket}/{settings.MODEL_PREFIX}  s3://{names.data_bucket}/{{{settings.UPLOADS_PREFIX},{settings.RESULTS_PREFIX},{settings.JOBS_PREFIX}}}
+  buckets   s3://{names.model_bucket}/{contract.MODEL_PREFIX}  s3://{names.data_bucket}/{{{contract.UPLOADS_PREFIX},{contract.RESULTS_PREFIX},{contract.JOBS_PREFIX}}}
   queues    {names.jobs.url}  {names.uploads.url}  (DLQs: *-dlq)
   logs      {config.logs_dir}/  (api.log, jobs.log, uploads.log: the functions; api-access.log: the gateway)
 
@@ -98,9 +99,9 @@ Try it:
   curl -s {config.api_url}/jobs/JOB_ID -H 'x-api-key: {key}'
 
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}
-  {aws} s3 cp reviews.jsonl s3://{names.data_bucket}/{settings.UPLOADS_PREFIX}reviews.jsonl
-  {aws} s3 ls s3://{names.data_bucket}/{settings.RESULTS_PREFIX}
-  {aws} s3 cp s3://{names.data_bucket}/{settings.RESULTS_PREFIX}reviews.summary.json -
+  {aws} s3 cp reviews.jsonl s3://{names.data_bucket}/{contract.UPLOADS_PREFIX}reviews.jsonl
+  {aws} s3 ls s3://{names.data_bucket}/{contract.RESULTS_PREFIX}
+  {aws} s3 cp s3://{names.data_bucket}/{contract.RESULTS_PREFIX}reviews.summary.json -
   (or export AWS_ENDPOINT_URL={config.aws_endpoint} and leave out --endpoint-url; boto3 reads it too)
 
 Ctrl-C stops it.

@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+from functions import contract
 from infra import settings
 from infra.local import model_seed, resources
 from infra.local.containers import FunctionConfig, FunctionPool
@@ -82,12 +83,17 @@ class LocalCloud:
 
         shutil.rmtree(self._scratch_dir, ignore_errors=True)
         environment = self._function_environment()
+        jobs_environment, uploads_environment = (
+            # as the CDK stack sets it from the queue's redrive policy
+            {**environment, "MAX_RECEIVE_COUNT": str(queue.max_receive_count)}
+            for queue in (settings.JOBS_QUEUE, settings.UPLOADS_QUEUE)
+        )
         api, jobs, uploads = (
-            FunctionPool(FunctionConfig(name, function, concurrency), environment, config.logs_dir, self._scratch_dir)
-            for name, function, concurrency in (
-                ("api", settings.API_FUNCTION, config.concurrency),
-                ("jobs", settings.JOBS_QUEUE.consumer, min(config.concurrency, settings.JOBS_QUEUE.max_concurrency)),
-                ("uploads", settings.UPLOADS_QUEUE.consumer, min(config.concurrency, settings.UPLOADS_QUEUE.max_concurrency)),
+            FunctionPool(FunctionConfig(name, function, concurrency), function_environment, config.logs_dir, self._scratch_dir)
+            for name, function, concurrency, function_environment in (
+                ("api", settings.API_FUNCTION, config.concurrency, environment),
+                ("jobs", settings.JOBS_QUEUE.consumer, min(config.concurrency, settings.JOBS_QUEUE.max_concurrency), jobs_environment),
+                ("uploads", settings.UPLOADS_QUEUE.consumer, min(config.concurrency, settings.UPLOADS_QUEUE.max_concurrency), uploads_environment),
             )
         )
         self._functions = [api, jobs, uploads]
@@ -138,12 +144,12 @@ class LocalCloud:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_ENDPOINT_URL": self.config.aws_endpoint,
             "MODEL_BUCKET": self.resources.model_bucket,
-            "MODEL_PREFIX": settings.MODEL_PREFIX,
+            "MODEL_PREFIX": contract.MODEL_PREFIX,
             "DATA_BUCKET": self.resources.data_bucket,
             "JOBS_QUEUE_URL": self.resources.jobs.url,
             "UPLOADS_QUEUE_URL": self.resources.uploads.url,
             "MODEL_REFRESH_SECONDS": self.config.function_environment.get(
-                "MODEL_REFRESH_SECONDS", str(settings.MODEL_REFRESH_SECONDS)
+                "MODEL_REFRESH_SECONDS", str(contract.MODEL_REFRESH_SECONDS)
             ),
         }
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from infra.local.resources import ACCOUNT_ID, REGION
-from infra.settings import APP_NAME, FunctionSettings
+from infra.settings import FunctionSettings
+from functions.contract import APP_NAME
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from infra import settings
+from functions import contract
 from infra.local import resources
 from infra.local.process import LocalCloudError, LocalCloudProcess, free_port, poll_until
 
@@ -111,14 +111,14 @@ def upload(client: DemoClient, work_dir: Path) -> None:
     source = work_dir / f"{UPLOAD_NAME}.jsonl"
     source.write_text("".join(json.dumps(line) + "\n" for line in UPLOAD_LINES))
     data = f"s3://{resources.DATA_BUCKET}"
-    print(client.aws("s3", "cp", str(source), f"{data}/{settings.UPLOADS_PREFIX}{source.name}").strip())
+    print(client.aws("s3", "cp", str(source), f"{data}/{contract.UPLOADS_PREFIX}{source.name}").strip())
 
-    summary_key = f"{settings.RESULTS_PREFIX}{UPLOAD_NAME}.summary.json"
+    summary_key = f"{contract.RESULTS_PREFIX}{UPLOAD_NAME}.summary.json"
 
     print(f"waiting for {data}/{summary_key} …", flush=True)
     poll_until(lambda: client.aws_succeeds("s3", "ls", f"{data}/{summary_key}"), timeout=TIMEOUT_SECONDS, what=f"{data}/{summary_key}")
-    print(client.aws("s3", "ls", f"{data}/{settings.RESULTS_PREFIX}{UPLOAD_NAME}").rstrip())
-    print(client.aws("s3", "cp", f"{data}/{settings.RESULTS_PREFIX}{UPLOAD_NAME}.predictions.jsonl", "-").rstrip())
+    print(client.aws("s3", "ls", f"{data}/{contract.RESULTS_PREFIX}{UPLOAD_NAME}").rstrip())
+    print(client.aws("s3", "cp", f"{data}/{contract.RESULTS_PREFIX}{UPLOAD_NAME}.predictions.jsonl", "-").rstrip())
     document = json.loads(client.aws("s3", "cp", f"{data}/{summary_key}", "-"))
     print(json.dumps({name: document[name] for name in ("status", "lines", "classified", "errors", "labels", "error_lines", "model_version")}, indent=2))
 

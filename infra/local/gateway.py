@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from functions import contract
 from infra import settings
 from infra.local.containers import FunctionPool
 from infra.local.resources import ACCOUNT_ID
@@ -79,7 +80,7 @@ class MatchedRoute:
     path_parameters: dict[str, str]
 
 
-def match_route(method: str, path: str, routes: Iterable[settings.Route] = settings.ROUTES) -> MatchedRoute | None:
+def match_route(method: str, path: str, routes: Iterable[contract.Route] = contract.ROUTES) -> MatchedRoute | None:
     parts = path.strip("/").split("/")
     for route in routes:
         template = route.path.strip("/").split("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from functions import contract
 from infra import settings
 
 REGION = "us-east-1"
@@ -13,7 +14,7 @@ ACCOUNT_ID = "123456789012"
 # moto accepts any credentials; the functions and clients still need some to sign with
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
-_NAME = settings.APP_NAME.lower()
+_NAME = contract.APP_NAME.lower()
 MODEL_BUCKET = f"{_NAME}-models"
 DATA_BUCKET = f"{_NAME}-data"
 JOBS_QUEUE = f"{_NAME}-jobs"
@@ -54,7 +55,7 @@ def provision(s3, sqs) -> LocalResources:
                 {
                     "QueueArn": uploads.arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.UPLOADS_PREFIX}]}},
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.UPLOADS_PREFIX}]}},
                 }
             ]
         },

@@ -8,7 +8,7 @@ import pytest
 import requests
 from cloud_user import SECOND_API_KEY
 
-from infra import settings
+from functions import contract
 from infra.local.process import poll_until
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def test_undeclared_route_answers_missing_authentication_token(local_cloud):
 
 
 def test_invalid_body_reaches_the_function_and_gets_its_4xx(local_cloud):
-    too_many = ["fine"] * (settings.MAX_TEXTS_PER_CLASSIFY + 1)
+    too_many = ["fine"] * (contract.MAX_TEXTS_PER_CLASSIFY + 1)
 
     response = local_cloud.api("POST", "/classify", json={"texts": too_many})
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.local.process import poll_until
-from infra.settings import ROUTES
+from functions.contract import ROUTES
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ FUZZED = [
     for route in ROUTES
     if route.path != "/openapi.json"
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if mode is GenerationMode.POSITIVE or route.request_schema is not None or "{" in route.path
+    if mode is GenerationMode.POSITIVE or route.request_model is not None or "{" in route.path
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 from cloud_user import API_KEY
 
+from functions import contract
 from infra import settings
 from infra.local import resources
 from infra.local.process import poll_until
@@ -27,7 +28,7 @@ def _publish_copy(local_cloud, models_root, from_version: str) -> str:
     """Publishes the files of ``from_version`` as a new version and promotes it."""
     card = json.loads((models_root / from_version / bundle.CARD_FILE).read_text())
     card["version"] = bundle.new_version(card["architecture"])
-    location = open_location(f"s3://{resources.MODEL_BUCKET}/{settings.MODEL_PREFIX}", s3_client=local_cloud.s3)
+    location = open_location(f"s3://{resources.MODEL_BUCKET}/{contract.MODEL_PREFIX}", s3_client=local_cloud.s3)
     bundle.publish(location, models_root / from_version, card, promote=True)
     return card["version"]
 

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from functions import contract
 from infra import settings
 from infra.local import resources
 from infra.local.process import poll_until
@@ -50,7 +51,7 @@ def test_poison_job_ends_in_the_dead_letter_queue_and_reads_as_failed(local_clou
     job_id = uuid.uuid4().hex
     local_cloud.s3.put_object(
         Bucket=resources.DATA_BUCKET,
-        Key=f"{settings.JOBS_PREFIX}{job_id}/request.json",
+        Key=f"{contract.JOBS_PREFIX}{job_id}/request.json",
         Body=json.dumps({"job_id": job_id, "texts": ["a fine film"]}).encode(),
         StorageClass="GLACIER",
     )

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from functions import contract
 from infra import settings
 from infra.local import resources
 
@@ -31,5 +32,5 @@ def test_only_uploads_prefix_notifies_the_uploads_queue(local_cloud):
 
     (queue,) = configuration["QueueConfigurations"]
     rules = [(rule["Name"].lower(), rule["Value"]) for rule in queue["Filter"]["Key"]["FilterRules"]]
-    assert rules == [("prefix", settings.UPLOADS_PREFIX)]
+    assert rules == [("prefix", contract.UPLOADS_PREFIX)]
     assert queue["QueueArn"].endswith(f":{resources.UPLOADS_QUEUE}")

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from infra import settings
+from functions import contract
 from infra.local import resources
 
 from cloud_user import UPLOAD_CHUNK_BYTES
 
 pytestmark = pytest.mark.e2e
 
-DATA = f"s3://{resources.DATA_BUCKET}/{settings.UPLOADS_PREFIX}"
+DATA = f"s3://{resources.DATA_BUCKET}/{contract.UPLOADS_PREFIX}"
 
 
 def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_cloud, tmp_path):
@@ -23,7 +23,7 @@ def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_c
         "{not json",
         json.dumps({"id": "c"}),
         json.dumps({"text": "awful boring mess"}),
-        json.dumps({"id": "e", "text": "x" * (settings.MAX_TEXT_CHARS + 1)}),
+        json.dumps({"id": "e", "text": "x" * (contract.MAX_TEXT_CHARS + 1)}),
     ]
     source = tmp_path / "reviews.jsonl"
     source.write_text("\n".join(lines) + "\n")
@@ -41,7 +41,7 @@ def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_c
 def test_csv_with_quoted_commas_and_newlines_is_classified_row_by_row(local_cloud):
     rows = 'id,text\n1,"superb, moving\nand brilliant"\n2,dull clumsy waste\n3,\n'
 
-    local_cloud.s3.put_object(Bucket=resources.DATA_BUCKET, Key=f"{settings.UPLOADS_PREFIX}e2e-rows.csv", Body=rows.encode())
+    local_cloud.s3.put_object(Bucket=resources.DATA_BUCKET, Key=f"{contract.UPLOADS_PREFIX}e2e-rows.csv", Body=rows.encode())
 
     summary, predictions = local_cloud.upload_results("e2e-rows")
     assert [p.get("id") for p in predictions] == ["1", "2", "3"]
@@ -82,7 +82,7 @@ def test_upload_results_are_listed_with_the_cli(local_cloud, tmp_path):
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-listed.txt")
     local_cloud.upload_results("e2e-listed")
 
-    listing = local_cloud.aws("s3", "ls", f"s3://{resources.DATA_BUCKET}/{settings.RESULTS_PREFIX}e2e-listed")
+    listing = local_cloud.aws("s3", "ls", f"s3://{resources.DATA_BUCKET}/{contract.RESULTS_PREFIX}e2e-listed")
 
     assert "e2e-listed.predictions.jsonl" in listing
     assert "e2e-listed.summary.json" in listing

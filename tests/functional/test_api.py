@@ -7,7 +7,7 @@ from serving_harness import api_event, response_json
 
 from functions import api, dependencies
 from functions.settings import MAX_BODY_BYTES
-from infra.settings import MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
+from functions.contract import MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
 from model_build import bundle
 
 pytestmark = pytest.mark.functional

@@ -7,7 +7,7 @@ import pytest
 from serving_harness import api_event
 
 from functions import api, jobs, uploads
-from infra.settings import MAX_TEXT_CHARS
+from functions.contract import MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.functional
 

@@ -9,7 +9,8 @@ import pytest
 from functions import dependencies, uploads
 from functions.object_store import Bucket, StorageError
 from functions.upload_pipeline import UploadProcessor
-from infra.settings import UPLOAD_WORK_PREFIX, UPLOADS_QUEUE
+from infra.settings import UPLOADS_QUEUE
+from functions.contract import UPLOAD_WORK_PREFIX
 
 pytestmark = pytest.mark.functional
 

@@ -72,8 +72,8 @@ def test_post_bodies_are_validated_against_the_contract_schemas(service, methods
     validators = resources(service, "AWS::ApiGateway::RequestValidator")
     models = resources(service, "AWS::ApiGateway::Model")
     for route, schema in (
-        (("POST", "/classify"), settings.CLASSIFY_REQUEST_SCHEMA),
-        (("POST", "/jobs"), settings.JOB_REQUEST_SCHEMA),
+        (("POST", "/classify"), settings.REQUEST_SCHEMAS["ClassifyRequest"]),
+        (("POST", "/jobs"), settings.REQUEST_SCHEMAS["JobRequest"]),
     ):
         method = methods[route]
         validator = validators[method["RequestValidatorId"]["Ref"]]["Properties"]
@@ -88,12 +88,12 @@ def test_the_job_id_path_parameter_is_required(methods):
 
 
 def test_the_contract_schemas_enforce_the_request_limits():
-    texts = settings.CLASSIFY_REQUEST_SCHEMA["properties"]["texts"]
+    texts = settings.REQUEST_SCHEMAS["ClassifyRequest"]["properties"]["texts"]
     assert (texts["minItems"], texts["maxItems"]) == (1, 64)
     assert texts["items"]["maxLength"] == 20_000
-    assert settings.CLASSIFY_REQUEST_SCHEMA["properties"]["text"]["maxLength"] == 20_000
-    assert settings.JOB_REQUEST_SCHEMA["properties"]["texts"]["maxItems"] == 10_000
-    assert settings.JOB_REQUEST_SCHEMA["required"] == ["texts"]
+    assert settings.REQUEST_SCHEMAS["ClassifyRequest"]["properties"]["text"]["maxLength"] == 20_000
+    assert settings.REQUEST_SCHEMAS["JobRequest"]["properties"]["texts"]["maxItems"] == 10_000
+    assert settings.REQUEST_SCHEMAS["JobRequest"]["required"] == ["texts"]
 
 
 def test_stage_traces_throttles_and_writes_access_logs_without_bodies(service, stage):

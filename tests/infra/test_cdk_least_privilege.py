@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from functions import contract
 from infra import settings
 from template_queries import allowed_resources, function_for_handler, policy_statements, resources, role_of
 
@@ -20,7 +21,7 @@ DATA_ACCESS = {
     settings.UPLOADS_FUNCTION.handler: {
         "read": {"uploads/", "results/"},
         "write": {"results/"},
-        "delete": {settings.UPLOAD_WORK_PREFIX},
+        "delete": {contract.UPLOAD_WORK_PREFIX},
     },
 }
 
@@ -46,8 +47,8 @@ def test_no_function_can_write_or_delete_a_model(templates, handler):
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_function_reads_models_only_under_the_model_prefix(templates, handler):
     readable = allowed_resources(_function_statements(templates, handler), "s3:GetObject")
-    assert f"{MODELS}/{settings.MODEL_PREFIX}*" in readable
-    assert _prefixes(readable, MODELS) == {settings.MODEL_PREFIX}
+    assert f"{MODELS}/{contract.MODEL_PREFIX}*" in readable
+    assert _prefixes(readable, MODELS) == {contract.MODEL_PREFIX}
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
@@ -74,7 +75,7 @@ def test_training_role_publishes_models_and_cannot_reach_the_data_bucket(templat
     every_resource = allowed_resources(statements)
     assert every_resource, "the job role has no permissions at all"
     assert not [resource for resource in every_resource if DATA in resource or resource == "*"]
-    assert _prefixes(allowed_resources(statements, "s3:PutObject"), MODELS) == {settings.MODEL_PREFIX}
+    assert _prefixes(allowed_resources(statements, "s3:PutObject"), MODELS) == {contract.MODEL_PREFIX}
 
 
 def test_the_training_stack_never_references_the_data_bucket(templates):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from functions import contract
 from infra import settings
 from template_queries import event_source_for, function_for_handler, resources
 
@@ -65,8 +66,8 @@ def test_every_function_gets_the_contract_environment(service):
         _, function = function_for_handler(service, function_settings.handler)
         variables = function["Properties"]["Environment"]["Variables"]
         assert CONTRACT_VARIABLES <= set(variables), name
-        assert variables["MODEL_PREFIX"] == settings.MODEL_PREFIX
-        assert variables["MODEL_REFRESH_SECONDS"] == str(settings.MODEL_REFRESH_SECONDS)
+        assert variables["MODEL_PREFIX"] == contract.MODEL_PREFIX
+        assert variables["MODEL_REFRESH_SECONDS"] == str(contract.MODEL_REFRESH_SECONDS)
         assert variables["MODEL_BUCKET"] == {"Fn::ImportValue": "Sentiment-dev-Storage-ModelsBucketName"}
         assert variables["DATA_BUCKET"] == {"Fn::ImportValue": "Sentiment-dev-Storage-DataBucketName"}
 
@@ -137,7 +138,7 @@ def test_objects_created_under_uploads_notify_the_uploads_queue(service):
     (configuration,) = properties["NotificationConfiguration"]["QueueConfigurations"]
     assert configuration["QueueArn"] == uploads_queue_arn
     assert configuration["Events"] == ["s3:ObjectCreated:*"]
-    assert configuration["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.UPLOADS_PREFIX}]}}
+    assert configuration["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.UPLOADS_PREFIX}]}}
 
 
 def test_only_the_data_bucket_may_send_to_the_uploads_queue(service):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+from functions import contract
 from infra import settings
 from template_queries import resources
 
@@ -66,9 +67,9 @@ def test_data_bucket_expires_uploads_results_and_jobs_after_the_retention(bucket
     rules = _bucket(buckets, "DataBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if rule["Status"] == "Enabled"}
     assert expiring == {
-        settings.UPLOADS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
-        settings.RESULTS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
-        settings.JOBS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
+        contract.UPLOADS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
+        contract.RESULTS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
+        contract.JOBS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
     }
 
 

@@ -20,6 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from app_synthesis import ROOT
+from functions import contract
 from infra import settings
 from infra.serving_package import RUNTIME_PROVIDED, ServingPackage, find_interpreter
 from serving_harness import Cloud, api_event
@@ -152,7 +153,7 @@ def published_cloud(moto_endpoint, tiny_bundle_root) -> Cloud:
         data_bucket=f"data-{suffix}",
         jobs_queue_url=clients["sqs"].create_queue(QueueName=f"jobs-{suffix}")["QueueUrl"],
         uploads_queue_url=clients["sqs"].create_queue(QueueName=f"uploads-{suffix}")["QueueUrl"],
-        model_prefix=settings.MODEL_PREFIX,
+        model_prefix=contract.MODEL_PREFIX,
     )
     cloud.version = cloud.publish_folder(tiny_bundle_root)
     return cloud
