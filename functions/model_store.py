@@ -6,7 +6,11 @@ model at all). A new version is downloaded into its own folder under the cache d
 verified (the card against the pointer's sha256, every file it loads against the card) and
 loaded; only then does it replace the model being served. A bundle that fails any of that is
 refused (logged, counted) and not tried again until the pointer changes; the last good model
-keeps serving. Folders of versions no longer served are removed.
+keeps serving. Any other failure while refreshing (S3 unreachable, a full or read-only /tmp, a
+dropped connection mid-download) is taken as transient: the last good model keeps serving, the
+failure is logged and counted, and the next attempt waits longer each time (1 s, 2 s, 4 s ... up
+to a minute), so a broken refresh never fails a request nor makes every request retry it under
+the lock. Folders of versions no longer served are removed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from functions.observability import count, logger, milliseconds, model_metrics, 
 from functions.sentiment_model import SentimentModel
 
 NO_MODEL_RETRY_SECONDS = 1.0
+# after consecutive failed refreshes the next one waits FIRST * 2**(failures - 1), at most MAX
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 60.0
 
 
 class ModelUnavailableError(Exception):
@@ -67,6 +74,7 @@ class ModelStore:
         self._refused: Pointer | None = None
         self._problem = "no model has been loaded yet"
         self._next_check = float("-inf")
+        self._failed_refreshes = 0
 
     def current(self) -> SentimentModel:
         """The model to serve now; raises `ModelUnavailableError` when there is none."""
@@ -93,12 +101,28 @@ class ModelStore:
             pointer = self._read_pointer()
             if pointer is not None and pointer not in (self._pointer, self._refused):
                 self._swap_to(pointer)
-        except StorageError as error:
-            # transient: keep what is served, try again at the next check
-            logger.warning("cannot read the model bundle", extra={"error": str(error)})
-            self._problem = f"the model bucket cannot be read ({error})"
-        interval = self._refresh_seconds if self._model is not None else min(self._refresh_seconds, NO_MODEL_RETRY_SECONDS)
-        self._next_check = self._clock() + interval
+            self._failed_refreshes = 0
+        except Exception as error:  # noqa: BLE001 - whatever breaks a refresh must not break a request
+            self._failed(error)
+        self._next_check = self._clock() + self._interval()
+
+    def _failed(self, error: Exception) -> None:
+        """A refresh that may succeed later: the last good model keeps serving, the next try waits."""
+        self._failed_refreshes += 1
+        if isinstance(error, (StorageError, OSError)):
+            logger.warning("cannot refresh the model", extra={"error": str(error), "error_type": type(error).__name__})
+        else:  # not a failure this module foresaw: keep its trace
+            logger.exception("cannot refresh the model", extra={"error_type": type(error).__name__})
+        self._problem = f"the published model cannot be fetched ({type(error).__name__}: {error})"
+        with model_metrics(self._model.version if self._model else "none") as metric:
+            count(metric, "FailedModelRefreshes", 1)
+
+    def _interval(self) -> float:
+        """Seconds until the next look at the pointer."""
+        if self._failed_refreshes:
+            backoff = min(FIRST_BACKOFF_SECONDS * 2 ** (self._failed_refreshes - 1), MAX_BACKOFF_SECONDS)
+            return max(backoff, self._refresh_seconds) if self._model is not None else backoff
+        return self._refresh_seconds if self._model is not None else min(self._refresh_seconds, NO_MODEL_RETRY_SECONDS)
 
     def _read_pointer(self) -> Pointer | None:
         data = self._source.bucket.get_bytes(self._source.key(bundle.POINTER_FILE))

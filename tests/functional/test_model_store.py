@@ -3,12 +3,20 @@
 import json
 
 import pytest
+from urllib3.exceptions import ProtocolError
 
 from serving_harness import api_event, response_json
 
 from functions import api, dependencies
 from functions.clients import s3_client
-from functions.model_store import NO_MODEL_RETRY_SECONDS, ModelSource, ModelStore, ModelUnavailableError
+from functions.model_store import (
+    FIRST_BACKOFF_SECONDS,
+    MAX_BACKOFF_SECONDS,
+    NO_MODEL_RETRY_SECONDS,
+    ModelSource,
+    ModelStore,
+    ModelUnavailableError,
+)
 from functions.object_store import Bucket, StorageError
 from model_build import bundle
 
@@ -133,6 +141,102 @@ def test_an_unreadable_bucket_leaves_the_loaded_model_serving(served, make_store
     clock.now += 1
 
     assert store.current().version == served.version
+
+
+
+class _DroppedConnection:
+    """A response body whose connection drops after the first block, as urllib3 reports it."""
+
+    def __init__(self, body) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        if self._body is None:
+            raise ProtocolError("Connection broken: IncompleteRead")
+        block, self._body = self._body.read(size), None
+        return block
+
+
+@pytest.fixture
+def dropped_model_downloads(served):
+    """While on, every download of a model file loses its connection midway (a real client,
+    a real moto response; only the body's stream breaks)."""
+    state = {"on": True, "downloads": 0}
+
+    def break_body(parsed, model, **kwargs):
+        if state["on"] and kwargs["context"].get("model_file"):
+            state["downloads"] += 1
+            parsed["Body"] = _DroppedConnection(parsed["Body"])
+
+    def mark(params, context, **kwargs):
+        context["model_file"] = params["Key"].endswith(bundle.MODEL_FILE)
+
+    events = s3_client().meta.events
+    events.register("before-parameter-build.s3.GetObject", mark)
+    events.register("after-call.s3.GetObject", break_body)
+    yield state
+    events.unregister("before-parameter-build.s3.GetObject", mark)
+    events.unregister("after-call.s3.GetObject", break_body)
+
+
+def test_a_download_that_breaks_midway_leaves_the_loaded_model_serving(served, make_store, clock, dropped_model_downloads, caplog):
+    store = make_store(refresh_seconds=0)
+    dropped_model_downloads["on"] = False
+    store.current()
+    dropped_model_downloads["on"] = True
+    served.publish_variant(served.version)
+    clock.now += 1
+
+    assert store.current().version == served.version
+    assert dropped_model_downloads["downloads"] == 1
+    assert "cannot refresh the model" in [record.getMessage() for record in caplog.records]
+
+
+def test_failed_refreshes_back_off_instead_of_retrying_on_every_request(served, make_store, clock, dropped_model_downloads):
+    store = make_store(refresh_seconds=0)
+    dropped_model_downloads["on"] = False
+    store.current()
+    dropped_model_downloads["on"] = True
+    newer = served.publish_variant(served.version)
+
+    # a request every quarter of a second for four minutes; when did the store try the download?
+    tries = []
+    for _ in range(4 * 240):
+        clock.now += 0.25
+        before = dropped_model_downloads["downloads"]
+        assert store.current().version == served.version
+        if dropped_model_downloads["downloads"] > before:
+            tries.append(clock.now)
+    waits = [later - earlier for earlier, later in zip(tries, tries[1:])]
+
+    assert waits[:6] == [FIRST_BACKOFF_SECONDS * 2**n for n in range(6)]
+    assert set(waits[6:]) == {MAX_BACKOFF_SECONDS}
+
+    dropped_model_downloads["on"] = False
+    clock.now += MAX_BACKOFF_SECONDS
+    assert store.current().version == newer
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_the_loaded_model_serving(served, make_store, clock, tmp_path, capsys):
+    store = make_store(refresh_seconds=0)
+    store.current()
+    newer = served.publish_variant(served.version)
+    # a file where the new version's folder must go: mkdir fails as on a full or read-only /tmp
+    (tmp_path / "cache" / newer).write_bytes(b"")
+    clock.now += 1
+
+    assert store.current().version == served.version
+    failures = [m for m in emitted_metrics(capsys.readouterr().out) if "FailedModelRefreshes" in m]
+    assert [m["ModelVersion"] for m in failures] == [served.version]
+
+    (tmp_path / "cache" / newer).unlink()
+    clock.now += MAX_BACKOFF_SECONDS
+    assert store.current().version == newer
+
+
+def test_without_a_model_a_failing_refresh_answers_unavailable_not_an_error(served, make_store, dropped_model_downloads):
+    with pytest.raises(ModelUnavailableError, match="ProtocolError"):
+        make_store().current()
 
 
 def test_outside_lambda_no_preload_starts(cloud, monkeypatch):
