@@ -5,8 +5,8 @@ the functions never use and which costs a cold start tens of milliseconds. botoc
 ``AWS_ENDPOINT_URL`` (moto, the local cloud) like boto3 does.
 
 The session's data loader is told which services the functions use. botocore's own lists every
-service folder it ships (about 900 directory reads) to check a name before loading its model:
-15 to 40 ms of each cold start here, up to half of what creating the S3 client took.
+service folder it ships (about 900 directory reads) to check a name before loading its model,
+a large share of what creating the S3 client costs a cold start.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from functions import contract
 # Lambda accepts synchronous request payloads up to 6 MB; 64 texts of 20,000 characters fit
 # in it even as 4-byte UTF-8, so a larger body is refused before it is parsed.
 MAX_BODY_BYTES = 6 * 1024 * 1024
-# A file above this size is split into chunks classified in parallel. 16 MiB of reviews
-# (about 13,000) take about 1 s on one vCPU; the slowest content per byte, 16 million empty
-# lines, about 60 s (`make bench`: 285,000 empty lines/s on 2026-11-30), so even on a CPU
-# several times slower a chunk ends inside the function's 300 s timeout.
+# A file above this size is split into chunks classified in parallel. The slowest content per
+# byte is empty lines (16 million in a chunk); `make bench` prints their rate, and the chunk is
+# sized so that even on a CPU several times slower than that figure's a chunk ends well inside
+# the function's 300 s timeout.
 DEFAULT_UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024
 MIN_UPLOAD_CHUNK_BYTES = 1024
 # deliveries of one message before SQS moves it to its dead-letter queue; the deployment sets it
