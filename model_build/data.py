@@ -19,6 +19,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 from tqdm import tqdm
 
@@ -47,7 +48,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, indices: np.ndarray) -> "Split":
+    def subset(self, indices: np.ndarray) -> Split:
         return Split([self.texts[i] for i in indices], self.labels[indices])
 
 
@@ -97,9 +98,7 @@ def _load_tarball(path: Path, source: str, progress: bool, expected_sha256: str 
         hashing = _HashingReader(raw, digest)
         try:
             # "r|gz": a forward-only stream, so the archive is read once and nothing is unpacked.
-            with tarfile.open(fileobj=hashing, mode="r|gz") as archive, _bar(
-                progress, f"reading {path.name}"
-            ) as bar:
+            with tarfile.open(fileobj=hashing, mode="r|gz") as archive, _bar(progress, f"reading {path.name}") as bar:
                 for member in archive:
                     match = _REVIEW_PATH.search(member.name)
                     if not match or not member.isfile():
@@ -161,9 +160,10 @@ def download(url: str, cache_dir: Path, expected_sha256: str | None, *, progress
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as part, tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress
-            ) as bar:
+            with (
+                tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as part,
+                tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress) as bar,
+            ):
                 while chunk := response.read(_CHUNK):
                     part.write(chunk)
                     digest.update(chunk)
@@ -177,9 +177,7 @@ def download(url: str, cache_dir: Path, expected_sha256: str | None, *, progress
         raise DataSourceError(f"cannot download {url}: {_describe(error)}") from None
     if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
         received.unlink()
-        raise DataSourceError(
-            f"download of {url} has sha256 {digest.hexdigest()}, expected {expected_sha256}"
-        )
+        raise DataSourceError(f"download of {url} has sha256 {digest.hexdigest()}, expected {expected_sha256}")
     os.replace(received, target)
     return target
 
@@ -222,11 +220,9 @@ def _empty_layout() -> dict[str, dict[str, list[tuple[str, str]]]]:
 
 
 def _dataset(reviews, source: str, sha256: str) -> Dataset:
-    missing = [f"aclImdb/{s}/{l}/" for s in SPLITS for l in LABEL_FOLDERS if not reviews[s][l]]
+    missing = [f"aclImdb/{split}/{label}/" for split in SPLITS for label in LABEL_FOLDERS if not reviews[split][label]]
     if missing:
-        raise DataSourceError(
-            f"{source} does not have the aclImdb layout: no reviews under {', '.join(missing)}"
-        )
+        raise DataSourceError(f"{source} does not have the aclImdb layout: no reviews under {', '.join(missing)}")
     splits = {}
     for split in SPLITS:
         texts, labels = [], []

@@ -53,10 +53,14 @@ def show(models: str, pointer: bundle.Pointer) -> None:
         bundle.verify_file(card, name, files[name])
     accuracy = card["metrics"]["test_accuracy"]
     print(f"\nmodel card of {card['version']} ({card['architecture']}, trained {card['created_at']})")
-    print(f"  test accuracy on {card['dataset']['test']} reviews: int8 {accuracy['onnx_int8']:.4f}, "
-          f"fp32 {accuracy['onnx_fp32']:.4f}, torch {accuracy['torch_fp32']:.4f}")
-    print(f"  model.onnx {card['files'][bundle.MODEL_FILE]['bytes'] / 1e6:.1f} MB (int8), "
-          f"model.fp32.onnx {card['files'][bundle.FP32_MODEL_FILE]['bytes'] / 1e6:.1f} MB; all checksums verified")
+    print(
+        f"  test accuracy on {card['dataset']['test']} reviews: int8 {accuracy['onnx_int8']:.4f}, "
+        f"fp32 {accuracy['onnx_fp32']:.4f}, torch {accuracy['torch_fp32']:.4f}"
+    )
+    print(
+        f"  model.onnx {card['files'][bundle.MODEL_FILE]['bytes'] / 1e6:.1f} MB (int8), "
+        f"model.fp32.onnx {card['files'][bundle.FP32_MODEL_FILE]['bytes'] / 1e6:.1f} MB; all checksums verified"
+    )
     print(f"  training: {card['training']['epochs']} epochs, {card['training']['seconds']['total']:.0f} s in all")
 
     preprocessor = Preprocessor.from_json(files[bundle.PREPROCESS_FILE])
@@ -64,14 +68,16 @@ def show(models: str, pointer: bundle.Pointer) -> None:
     config = preprocessor.config
     (probabilities,) = session.run([config.output_name], {config.input_name: preprocessor.encode_batch(EXAMPLES)})
     print("\nclassified with the int8 model:")
-    for text, row in zip(EXAMPLES, probabilities):
+    for text, row in zip(EXAMPLES, probabilities, strict=True):
         label = config.labels[int(np.argmax(row))]
         print(f"  {label:<8} {row.max():.3f}  {text}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_build.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="artifacts/models", help="bundle location, folder or s3:// (default: %(default)s)")
+    parser.add_argument(
+        "--models", default="artifacts/models", help="bundle location, folder or s3:// (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     try:
         show(args.models, ensure_bundle(args.models))

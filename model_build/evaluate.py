@@ -1,18 +1,21 @@
-"""Accuracy of a torch model and of ONNX graphs on encoded reviews, batch by batch."""
+"""Accuracy of a torch model on encoded reviews, and of an ONNX graph run by the serving code on raw texts."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
-import onnxruntime
 import torch
 from tqdm import tqdm
 
-from model_build.preprocess import PreprocessConfig, pad
+from functions.sentiment_model import SentimentModel, function_vcpus
+from model_build.preprocess import Preprocessor, pad
+
+# `evaluate_served` hands serving this many texts per call: a progress bar, and bounded memory.
+SERVED_TEXTS_AT_ONCE = 2048
 
 
 @dataclass
@@ -74,19 +77,28 @@ def evaluate_torch(
         model.train(was_training)
 
 
-def evaluate_onnx(
-    path: Path,
-    preprocess: PreprocessConfig,
-    sequences: Sequence[np.ndarray],
+def evaluate_served(
+    model_path: Path,
+    preprocessor: Preprocessor,
+    texts: Sequence[str],
     labels: np.ndarray,
     *,
-    batch_size: int = 256,
+    version: str,
     progress: bool = True,
     description: str = "onnx",
 ) -> Evaluation:
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def predict(ids: np.ndarray) -> np.ndarray:
-        return session.run([preprocess.output_name], {preprocess.input_name: ids})[0]
-
-    return _evaluate(predict, sequences, labels, batch_size, description, progress)
+    """Accuracy of an ONNX graph run as serving runs it: `functions.sentiment_model.SentimentModel`
+    on the raw texts (its own encoding, batching and session options), so the figure is the one
+    the service delivers. Raises `BundleError` when serving could not load or run the graph."""
+    if not texts:
+        raise ValueError("nothing to evaluate")
+    started = time.perf_counter()
+    model = SentimentModel.load(model_path, preprocessor, {"version": version}, threads=function_vcpus())
+    starts = range(0, len(texts), SERVED_TEXTS_AT_ONCE)
+    parts = [
+        model.probabilities(texts[start : start + SERVED_TEXTS_AT_ONCE])
+        for start in tqdm(starts, desc=description, leave=False, disable=not progress)
+    ]
+    probabilities = np.concatenate(parts)
+    accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    return Evaluation(accuracy, probabilities, time.perf_counter() - started)

@@ -17,7 +17,6 @@ from torch import nn
 
 from model_build.preprocess import PreprocessConfig
 
-
 # The embedding tables (Gather) hold nearly every weight, and LSTM weights are the rest. The
 # small classifier MatMul stays fp32 on purpose: quantizing it would quantize its input per
 # run, so a text's probabilities would shift with whichever texts share its batch.

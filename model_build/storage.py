@@ -117,18 +117,24 @@ class S3Location:
             raise StorageError(f"cannot read s3://{self.bucket}/{self._key(key)}: {error}") from None
 
 
+def check_url(url: str) -> None:
+    """Raises `StorageError` unless ``url`` is a local folder path or ``s3://bucket/prefix`` (no I/O)."""
+    if url.startswith("s3://"):
+        if not urlparse(url).netloc:
+            raise StorageError(f"{url} names no bucket (expected s3://bucket/prefix)")
+    elif "://" in url:
+        raise StorageError(f"unsupported location {url} (expected a folder or s3://bucket/prefix)")
+
+
 def open_location(url: str, s3_client=None) -> Location:
     """A local folder path or ``s3://bucket/prefix``."""
+    check_url(url)
     if url.startswith("s3://"):
         parsed = urlparse(url)
-        if not parsed.netloc:
-            raise StorageError(f"{url} names no bucket (expected s3://bucket/prefix)")
         prefix = parsed.path.strip("/")
         if s3_client is None:
             import boto3
 
             s3_client = boto3.client("s3")
         return S3Location(parsed.netloc, f"{prefix}/" if prefix else "", s3_client)
-    if "://" in url:
-        raise StorageError(f"unsupported location {url} (expected a folder or s3://bucket/prefix)")
     return LocalLocation(Path(url))

@@ -20,8 +20,16 @@ class TrainingDefaults:
     learning_rate: float
     batch_size: int
     weight_decay: float = 0.0
-    # train again on all training reviews for the chosen epoch count (see model_build.train)
+    # train again on all training reviews for the chosen epoch count (see model_build.training_loop)
     refit: bool = True
+
+
+def check_at_least(config: object, minimum: int, *names: str) -> None:
+    """For a ``Config.__post_init__``: each named field is at least ``minimum``."""
+    for name in names:
+        value = getattr(config, name)
+        if not value >= minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
 def available() -> list[str]:

@@ -7,8 +7,8 @@ that separate the classes count more from the first step, which trains faster an
 better than plain averaging. They are a fixed buffer, exported with the model.
 
 The exported graph folds those weights into the embedding table (`Model.for_export`), so
-serving does one gather. Cheap everywhere: training is a few sparse embedding updates per review, and inference is a
-gather, a weighted mean and a tiny matrix product.
+serving does one gather. Cheap everywhere: training is a few sparse embedding updates per
+review, and inference is a gather, a weighted mean and a tiny matrix product.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model_build.models import TrainingDefaults
+from model_build.models import TrainingDefaults, check_at_least
 from model_build.preprocess import PADDING_ID, PreprocessConfig
 
 DESCRIPTION = "bag of hashed word n-grams with naive-Bayes weights (fastText-like), fast on CPU"
@@ -36,6 +36,12 @@ class Config:
     nb_smoothing: float = 1.0
     num_classes: int = 2
 
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "embed_dim")
+        check_at_least(self, 2, "num_classes")
+        if not self.nb_smoothing > 0:
+            raise ValueError(f"nb_smoothing must be greater than 0, got {self.nb_smoothing}")
+
     def preprocess_config(self, labels: tuple[str, ...]) -> PreprocessConfig:
         return PreprocessConfig(
             num_buckets=self.num_buckets,
@@ -50,9 +56,7 @@ class Model(nn.Module):
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(
-            config.num_buckets, config.embed_dim, padding_idx=PADDING_ID, sparse=True
-        )
+        self.embedding = nn.Embedding(config.num_buckets, config.embed_dim, padding_idx=PADDING_ID, sparse=True)
         nn.init.uniform_(self.embedding.weight, -0.5 / config.embed_dim, 0.5 / config.embed_dim)
         with torch.no_grad():
             self.embedding.weight[PADDING_ID].zero_()
@@ -65,7 +69,7 @@ class Model(nn.Module):
             return
         counts = []
         for label in (0, 1):
-            members = [np.unique(s) for s, y in zip(sequences, labels) if y == label]
+            members = [np.unique(s) for s, y in zip(sequences, labels, strict=True) if y == label]
             present = np.concatenate(members) if members else np.zeros(0, np.int64)
             counts.append(np.bincount(present, minlength=self.config.num_buckets) + self.config.nb_smoothing)
         negative, positive = counts

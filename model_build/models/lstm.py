@@ -4,8 +4,9 @@ Hashed unigrams (no vocabulary file to ship) feed an embedding, one LSTM layer r
 sequence left to right, and the outputs at the real (unpadded) positions are pooled, mean and
 max, into the linear classifier. Pooling over positions rather than taking the last state keeps
 right padding harmless, so the exported graph takes the same padded ``input_ids`` as ``bow``.
-Trained with Adam (sparse Adam for the embedding, whose rows a batch barely touches). The LSTM exports as the ONNX ``LSTM`` op, which int8 dynamic quantization
-turns into ``DynamicQuantizeLSTM``.
+Trained with Adam (sparse Adam for the embedding, whose rows a batch barely touches). The LSTM
+exports as the ONNX ``LSTM`` op, which int8 dynamic quantization turns into
+``DynamicQuantizeLSTM``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from model_build.models import TrainingDefaults
+from model_build.models import TrainingDefaults, check_at_least
 from model_build.preprocess import PADDING_ID, PreprocessConfig
 
 DESCRIPTION = "embedding -> LSTM -> linear over hashed unigrams, trained with Adam"
@@ -31,6 +32,12 @@ class Config:
     hidden_dim: int = 64
     dropout: float = 0.2
     num_classes: int = 2
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "embed_dim", "hidden_dim")
+        check_at_least(self, 2, "num_classes")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
 
     def preprocess_config(self, labels: tuple[str, ...]) -> PreprocessConfig:
         return PreprocessConfig(

@@ -13,12 +13,14 @@ import onnxruntime
 import pytest
 import torch
 from moto import mock_aws
-
 from synthetic_imdb import TINY_TRAIN_ARGS
+
+from functions.sentiment_model import SentimentModel
 from model_build import bundle
 from model_build.data import load_imdb
+from model_build.pipeline import run
 from model_build.preprocess import Preprocessor
-from model_build.train import EXIT_FAILED, EXIT_GATE_FAILED, build_parser, main, parse_options, run
+from model_build.train import EXIT_FAILED, EXIT_GATE_FAILED, build_parser, main, parse_options
 
 pytestmark = pytest.mark.functional
 
@@ -87,6 +89,20 @@ def test_int8_onnx_predictions_agree_with_torch(imdb_tarball, tmp_path):
         assert (actual.argmax(1) == expected.argmax(1)).mean() >= 0.97, name
 
 
+def test_card_int8_accuracy_is_the_accuracy_serving_delivers(tiny_bundle_root, imdb_tarball):
+    # GIVEN the published bundle, loaded as the functions load it
+    folder = _only_version(tiny_bundle_root)
+    card = json.loads((folder / "card.json").read_text())
+    preprocessor = Preprocessor.from_json((folder / "preprocess.json").read_bytes())
+    served = SentimentModel.load(folder / "model.onnx", preprocessor, card, threads=1)
+    # WHEN it classifies the raw test reviews
+    test = load_imdb(imdb_tarball, progress=False).test
+    predicted = [preprocessor.config.labels.index(p.label) for p in served.classify(test.texts)]
+    # THEN its accuracy is the card's int8 figure, which the quality gate judged
+    accuracy = float(np.mean(np.array(predicted) == test.labels))
+    assert card["metrics"]["test_accuracy"]["onnx_int8"] == round(accuracy, 5)
+
+
 def test_model_takes_any_batch_and_sequence_length(tiny_bundle_root):
     session = onnxruntime.InferenceSession(str(_only_version(tiny_bundle_root) / "model.onnx"))
     for shape in ((1, 1), (3, 50), (64, 7)):
@@ -124,11 +140,14 @@ def test_same_bundle_is_published_to_s3(imdb_tarball):
         s3.create_bucket(Bucket="models-test")
         assert main(["--data", str(imdb_tarball), "--out", "s3://models-test/models", *TINY_TRAIN_ARGS]) == 0
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="models-test")["Contents"]}
-        pointer = bundle.Pointer.from_json(s3.get_object(Bucket="models-test", Key="models/current.json")["Body"].read())
-        card_data = s3.get_object(Bucket="models-test", Key=f"models/{pointer.version}/card.json")["Body"].read()
-        card = bundle.parse_card(card_data, expected_sha256=pointer.card_sha256)
-        for name, info in card["files"].items():
-            data = s3.get_object(Bucket="models-test", Key=f"models/{pointer.version}/{name}")["Body"].read()
+
+        def read(key: str) -> bytes:
+            return s3.get_object(Bucket="models-test", Key=key)["Body"].read()
+
+        pointer = bundle.Pointer.from_json(read("models/current.json"))
+        card = bundle.parse_card(read(f"models/{pointer.version}/card.json"), expected_sha256=pointer.card_sha256)
+        for name in card["files"]:
+            data = read(f"models/{pointer.version}/{name}")
             bundle.verify_file(card, name, data)
     assert keys == {"models/current.json"} | {
         f"models/{pointer.version}/{name}" for name in ("model.onnx", "model.fp32.onnx", "preprocess.json", "card.json")
@@ -137,16 +156,15 @@ def test_same_bundle_is_published_to_s3(imdb_tarball):
 
 def test_missing_s3_bucket_is_one_clear_error(imdb_tarball, capsys):
     with mock_aws():
-        assert main(["--data", str(imdb_tarball), "--out", "s3://no-such-bucket/models", *TINY_TRAIN_ARGS]) == EXIT_FAILED
+        status = main(["--data", str(imdb_tarball), "--out", "s3://no-such-bucket/models", *TINY_TRAIN_ARGS])
+    assert status == EXIT_FAILED
     assert capsys.readouterr().err.strip().startswith("error: cannot use s3://no-such-bucket")
 
 
 def test_lstm_quantizes_its_lstm_op(imdb_tarball, tmp_path):
-    args = [
-        "--arch", "lstm", "--data", str(imdb_tarball), "--out", str(tmp_path),
-        "--set", "num_buckets=2048", "--set", "embed_dim=16", "--set", "hidden_dim=16", "--set", "max_tokens=64",
-        "--epochs", "2", "--min-accuracy", "0", "--max-quantization-drop", "1", "--no-progress",
-    ]
+    args = ["--arch", "lstm", "--data", str(imdb_tarball), "--out", str(tmp_path)]
+    args += ["--set", "num_buckets=2048", "--set", "embed_dim=16", "--set", "hidden_dim=16", "--set", "max_tokens=64"]
+    args += ["--epochs", "2", "--min-accuracy", "0", "--max-quantization-drop", "1", "--no-progress"]
     assert main(args) == 0
     card = json.loads((_only_version(tmp_path) / "card.json").read_text())
     assert "DynamicQuantizeLSTM" in card["metrics"]["int8_operators"]
@@ -157,7 +175,8 @@ def test_lstm_quantizes_its_lstm_op(imdb_tarball, tmp_path):
 def test_training_is_reproducible_under_a_seed(imdb_tarball, tmp_path):
     cards = []
     for run_dir in ("a", "b"):
-        assert main(["--data", str(imdb_tarball), "--out", str(tmp_path / run_dir), *TINY_TRAIN_ARGS, "--seed", "7"]) == 0
+        out = tmp_path / run_dir
+        assert main(["--data", str(imdb_tarball), "--out", str(out), *TINY_TRAIN_ARGS, "--seed", "7"]) == 0
         cards.append(json.loads((_only_version(tmp_path / run_dir) / "card.json").read_text()))
     assert [r["train_loss"] for r in cards[0]["training"]["history"]] == [
         r["train_loss"] for r in cards[1]["training"]["history"]
@@ -169,13 +188,12 @@ def test_training_is_reproducible_under_a_seed(imdb_tarball, tmp_path):
     "args, message",
     [
         (["--data", "/nonexistent/aclImdb_v1.tar.gz", "--out", "x"], "error: data source not found"),
-        (["--out", "ftp://host/models"], "error: unsupported location"),
+        (["--out", "ftp://host/models"], "error: --out must be a folder or s3://bucket/prefix"),
     ],
 )
 def test_command_line_errors_are_one_line_without_traceback(args, message, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "model_build.train", *args, "--no-progress"], capture_output=True, text=True, cwd=tmp_path
-    )
+    command = [sys.executable, "-m", "model_build.train", *args, "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == EXIT_FAILED
     assert result.stderr.strip().startswith(message)
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

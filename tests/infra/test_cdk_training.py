@@ -95,7 +95,8 @@ def test_image_build_context_holds_only_what_the_dockerfile_copies(image_asset):
     top_level = {path.name for path in context.iterdir()}
     assert {"pyproject.toml", "model_build"} <= top_level
     assert (context / "model_build" / "Dockerfile").is_file()
-    assert top_level <= {"pyproject.toml", "README.md", "model_build"}
+    assert top_level <= {"pyproject.toml", "README.md", "model_build", "functions"}
+    assert {path.name for path in (context / "functions").iterdir()} == {"__init__.py", "sentiment_model.py"}
     assert not list(context.rglob("__pycache__"))
 
 

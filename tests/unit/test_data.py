@@ -7,13 +7,12 @@ import http.server
 import io
 import tarfile
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_imdb import write_tarball
 
 from model_build.data import DataSourceError, load_imdb, split_validation
-from synthetic_imdb import write_tarball
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +30,7 @@ def test_tarball_is_read_with_both_splits_and_labels(imdb_tarball, synthetic_fil
     dataset = load_imdb(imdb_tarball, progress=False)
     for split in ("train", "test"):
         loaded = getattr(dataset, split)
-        assert list(zip(loaded.texts, loaded.labels.tolist())) == _expected(synthetic_files, split)
+        assert list(zip(loaded.texts, loaded.labels.tolist(), strict=True)) == _expected(synthetic_files, split)
 
 
 def test_tarball_checksum_is_the_archive_sha256(imdb_tarball):
@@ -102,7 +101,7 @@ def test_url_with_a_wrong_checksum_is_refused_and_not_cached(archive_server, tmp
 def test_corrupt_cache_entry_is_downloaded_again(archive_server, imdb_tarball, tmp_path):
     sha256 = hashlib.sha256(imdb_tarball.read_bytes()).hexdigest()
     load_imdb(archive_server.url, cache_dir=tmp_path, expected_sha256=sha256, progress=False)
-    (cached,) = [p for p in tmp_path.rglob("*.tar.gz")]
+    (cached,) = list(tmp_path.rglob("*.tar.gz"))
     cached.write_bytes(b"garbage")
     load_imdb(archive_server.url, cache_dir=tmp_path, expected_sha256=sha256, progress=False)
     assert archive_server.requests == 2

@@ -1,6 +1,6 @@
 """Training benchmark: tarball to published bundle, per architecture, as a table.
 
-    python -m model_build.bench_train --archs bow lstm      (make bench-train ARCHS="bow lstm")
+    python -m benchmarks.bench_train --archs bow lstm      (make bench-train ARCHS="bow lstm")
 
 Each architecture is trained by the real command (``python -m model_build.train``) in a child
 process, so the wall time covers everything from reading the tarball to the published bundle
@@ -25,10 +25,8 @@ from model_build.data import default_source
 
 def _train(arch: str, data: str, out: Path, extra: list[str]) -> dict:
     started = time.perf_counter()
-    command = [
-        sys.executable, "-m", "model_build.train", "--arch", arch, "--data", data, "--out", str(out),
-        "--no-progress", "--no-promote", *extra,
-    ]
+    command = [sys.executable, "-m", "model_build.train", "--arch", arch, "--data", data, "--out", str(out)]
+    command += ["--no-progress", "--no-promote", *extra]
     # the child's own summary goes to stderr, so stdout holds only the table
     child = subprocess.Popen(command, stdout=sys.stderr)
     _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, not all children's
@@ -59,7 +57,7 @@ def _baseline(data: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_build.bench_train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", nargs="+", default=["bow"], help="architectures to train (default: bow)")
     parser.add_argument("--data", default=default_source(), help="dataset source (default: %(default)s)")
     parser.add_argument("--baseline", action="store_true", help="also fit TF-IDF (1-2 grams) + logistic regression")
@@ -72,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {arch} …", file=sys.stderr, flush=True)
             rows.append((arch, _train(arch, args.data, Path(scratch), [])))
 
-    header = f"{'arch':<6} {'int8 acc':>8} {'fp32 acc':>8} {'torch acc':>9} {'drop pts':>8} {'int8 MB':>8} {'fp32 MB':>8} {'ratio':>6} {'wall s':>7} {'peak GB':>7}  int8 LSTM op"
+    header = (
+        f"{'arch':<6} {'int8 acc':>8} {'fp32 acc':>8} {'torch acc':>9} {'drop pts':>8} {'int8 MB':>8} "
+        f"{'fp32 MB':>8} {'ratio':>6} {'wall s':>7} {'peak GB':>7}  int8 LSTM op"
+    )
     print(header)
     print("-" * len(header))
     results = {}
@@ -90,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         results[arch] = {"seconds": row["seconds"], "peak_gb": row["peak_gb"], "metrics": metrics, "files": files}
     if args.baseline:
         baseline = _baseline(args.data)
-        print(f"baseline: scikit-learn TF-IDF (1-2 grams) + logistic regression, test accuracy {baseline['accuracy']:.4f} ({baseline['seconds']:.0f} s)")
+        print(
+            "baseline: scikit-learn TF-IDF (1-2 grams) + logistic regression, "
+            f"test accuracy {baseline['accuracy']:.4f} ({baseline['seconds']:.0f} s)"
+        )
         results["tfidf_logreg_baseline"] = baseline
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

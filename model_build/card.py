@@ -1,0 +1,101 @@
+"""The model card (``card.json``): what was trained, on what, how well, and the files' checksums."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+
+from model_build import bundle
+from model_build.data import LABEL_FOLDERS, Dataset
+from model_build.evaluate import Evaluation
+from model_build.export import operator_types
+from model_build.options import TrainOptions
+from model_build.preprocess import PreprocessConfig
+from model_build.quality_gate import GateVerdict
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitSizes:
+    train: int
+    validation: int
+    test: int
+
+
+def build_card(
+    *,
+    version: str,
+    options: TrainOptions,
+    config: Any,
+    preprocess: PreprocessConfig,
+    dataset: Dataset,
+    split_sizes: SplitSizes,
+    history: list[dict[str, Any]],
+    best_epoch: int,
+    evaluations: dict[str, Evaluation],
+    agreement: dict[str, float],
+    gate: GateVerdict,
+    folder: Path,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """The card of the bundle whose data files are in ``folder``; ``evaluations`` by name
+    (``torch_fp32``, ``onnx_fp32``, ``onnx_int8``)."""
+    files = bundle.describe_files(folder)
+    accuracy = {name: evaluation.accuracy for name, evaluation in evaluations.items()}
+    return {
+        "format": bundle.CARD_FORMAT,
+        "version": version,
+        "architecture": options.arch,
+        "created_at": bundle.utc_now(),
+        "labels": list(preprocess.labels),
+        "model_config": _jsonable(dataclasses.asdict(config)),
+        "training": {
+            "epochs": options.epochs,
+            "learning_rate": options.learning_rate,
+            "batch_size": options.batch_size,
+            "seed": options.seed,
+            "validation_fraction": options.validation_fraction,
+            "best_epoch": best_epoch,
+            "refit_on_all_training_reviews": options.refit,
+            "history": history,
+            "seconds": seconds,
+        },
+        "dataset": {
+            "name": "IMDB Large Movie Review Dataset v1.0 (Maas et al., 2011)",
+            "source": dataset.source,
+            "sha256": dataset.sha256,
+            "train": split_sizes.train,
+            "validation": split_sizes.validation,
+            "test": split_sizes.test,
+            "label_folders": list(LABEL_FOLDERS),
+        },
+        "metrics": {
+            "test_accuracy": {name: round(value, 5) for name, value in accuracy.items()},
+            "quantization_drop_points": round((accuracy["onnx_fp32"] - accuracy["onnx_int8"]) * 100, 3),
+            "onnx_fp32_vs_torch": agreement,
+            "int8_to_fp32_size_ratio": round(
+                files[bundle.MODEL_FILE]["bytes"] / files[bundle.FP32_MODEL_FILE]["bytes"], 4
+            ),
+            "int8_operators": operator_types(folder / bundle.MODEL_FILE),
+        },
+        "quality_gate": gate.to_card(),
+        "files": files,
+        "libraries": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
