@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from functions.contract import MAX_TEXT_CHARS
 
@@ -20,6 +21,8 @@ FORMATS = ("jsonl", "csv", "txt")
 MAX_LINE_BYTES = 256 * 1024
 _READ_BYTES = 1024 * 1024
 _BOM = "\ufeff"
+# How every CSV here is read (the header, the data rows, and where `upload_chunking` cuts).
+CSV_DIALECT = "excel"
 
 NOT_UTF8 = "the line is not valid UTF-8"
 TOO_LONG_LINE = f"the line is longer than {MAX_LINE_BYTES} bytes"
@@ -133,7 +136,7 @@ def jsonl_records(stream: BinaryIO, *, at_file_start: bool) -> Iterator[Record]:
 def csv_columns(header: bytes) -> CsvColumns:
     """The positions of ``text`` and ``id`` in a CSV header row (names compared case-blind)."""
     try:
-        row = next(csv.reader([header.decode("utf-8").removeprefix(_BOM)]), [])
+        row = next(csv.reader([header.decode("utf-8").removeprefix(_BOM)], dialect=CSV_DIALECT), [])
     except (UnicodeDecodeError, csv.Error):
         raise UnreadableHeaderError("the CSV header is not valid UTF-8 CSV") from None
     names = [name.strip().lower() for name in row]
@@ -142,23 +145,30 @@ def csv_columns(header: bytes) -> CsvColumns:
     return CsvColumns(text=names.index("text"), id=names.index("id") if "id" in names else None)
 
 
+def csv_line_text(line: bytes | None) -> tuple[str, str | None]:
+    """What the CSV parser reads for one physical line (see `physical_lines`), and why the line
+    cannot be used, if it cannot: an over-long line reads as an empty line, and a line that is
+    not UTF-8 with replacement characters, so that its quotes and commas still count."""
+    if line is None:
+        return "\n", TOO_LONG_LINE
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return line.decode("utf-8", "replace"), NOT_UTF8
+
+
 def csv_records(stream: BinaryIO, columns: CsvColumns) -> Iterator[Record]:
     """The data rows of a CSV stream that starts after the header."""
     problems: dict[int, str] = {}  # physical line number -> why it could not be read
 
     def text_lines() -> Iterator[str]:
         for number, line in enumerate(physical_lines(stream), start=1):
-            if line is None:
-                problems[number] = TOO_LONG_LINE
-                yield "\n"
-                continue
-            try:
-                yield line.decode("utf-8")
-            except UnicodeDecodeError:
-                problems[number] = NOT_UTF8
-                yield line.decode("utf-8", "replace")
+            text, problem = csv_line_text(line)
+            if problem is not None:
+                problems[number] = problem
+            yield text
 
-    reader = csv.reader(text_lines())
+    reader = csv.reader(text_lines(), dialect=CSV_DIALECT)
     last_line = 0
     while True:
         try:

@@ -1,210 +1,39 @@
-"""Classifying uploaded files: ``uploads/<name>.<ext>`` -> ``results/<name>.predictions.jsonl``
-and ``results/<name>.summary.json``.
+"""Classifying uploaded files: ``uploads/<name>`` -> ``results/<name>.predictions.jsonl`` and
+``results/<name>.summary.json`` (`upload_tasks` names the keys).
 
 A file up to the chunk size is streamed, classified in batches and written with a multipart
-upload in one invocation. A larger one is split on record boundaries into chunk tasks, sent to
-the same queue and classified in parallel; each chunk writes its predictions to a part object
-under ``results/.chunks/<run>/`` and then, with a conditional write, a marker holding its
-counts. The chunk whose marker completes the set claims the join (another conditional write)
-and concatenates the parts in order, copying them inside S3 where it can. The join writes the
-same bytes whoever runs it, so a redelivered chunk that finds its own claim redoes a join that
-crashed; a ``joined`` marker stops every later delivery. Reads of the upload are pinned to the
-ETag it was planned with: if the file is replaced meanwhile, the stale run stops and the new
-upload's own notification produces the results.
+upload in one invocation. A larger one is split on record boundaries (`upload_chunking`) into
+chunk tasks, sent to the same queue and classified in parallel; each chunk writes its
+predictions to a part object under ``results/.chunks/<run>/`` and then, with a conditional
+write, a marker holding its counts. The chunk whose marker completes the set claims the join
+(another conditional write) and concatenates the parts in order, copying them inside S3 where
+it can. The join writes the same bytes whoever runs it, so a redelivered chunk that finds its
+own claim redoes a join that crashed; a ``joined`` marker stops every later delivery. Reads of
+the upload are pinned to the ETag it was planned with: if the file is replaced meanwhile, the
+stale run stops and the new upload's own notification produces the results.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
-from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, BinaryIO, Callable, Iterator
+from itertools import pairwise
 
-from functions.contract import RESULTS_PREFIX, UPLOAD_WORK_PREFIX, UPLOADS_PREFIX
-
+from functions.contract import UPLOADS_PREFIX
 from functions.object_store import Bucket, ObjectChangedError, ObjectInfo, Queue
 from functions.observability import count, logger, milliseconds, model_metrics
 from functions.sentiment_model import SentimentModel
-from functions.upload_formats import (
-    FORMATS,
-    MAX_LINE_BYTES,
-    CsvColumns,
-    UnreadableHeaderError,
-    csv_columns,
-    format_of,
-    records,
-)
+from functions.upload_chunking import csv_header_end, csv_record_cuts, line_cuts
+from functions.upload_formats import FORMATS, MAX_LINE_BYTES, CsvColumns, UnreadableHeaderError, csv_columns, records
+from functions.upload_summary import Tally, failure_summary, summary
+from functions.upload_tasks import ChunkTask, Upload
 
 CLASSIFY_BATCH = 256
-MAX_ERROR_DETAILS = 100
-_PROBE_BYTES = 64 * 1024
-_SCAN_BYTES = 1024 * 1024
 # json.dumps(value, ensure_ascii=False) without building an encoder per call (one call a line)
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
-
-
-# -- what an upload is -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Upload:
-    key: str
-    etag: str
-    # names one upload of the key: a re-upload of the same file is a new run
-    run: str
-
-    @classmethod
-    def from_notification(cls, key: str, etag: str, sequencer: str) -> "Upload":
-        run = hashlib.sha256(f"{key}\0{etag}\0{sequencer}".encode()).hexdigest()[:24]
-        return cls(key=key, etag=etag.strip('"'), run=run)
-
-    @property
-    def format(self) -> str | None:
-        return format_of(self.key) if self.key.startswith(UPLOADS_PREFIX) else None
-
-    @property
-    def name(self) -> str:
-        name = self.key.removeprefix(UPLOADS_PREFIX)
-        return name.rsplit(".", 1)[0] if self.format else name
-
-    @property
-    def predictions_key(self) -> str:
-        return f"{RESULTS_PREFIX}{self.name}.predictions.jsonl"
-
-    @property
-    def summary_key(self) -> str:
-        return f"{RESULTS_PREFIX}{self.name}.summary.json"
-
-
-@dataclass(frozen=True)
-class ChunkTask:
-    """One byte range of a large upload; the body of a message on the uploads queue."""
-
-    key: str
-    etag: str  # quoted, as S3 compares it
-    size: int
-    run: str
-    format: str
-    index: int
-    count: int
-    start: int
-    end: int
-    planned_at: float
-    columns: dict[str, int | None] | None = None
-
-    MESSAGE_FIELD = "upload_chunk"
-
-    def to_message(self) -> dict[str, Any]:
-        return {self.MESSAGE_FIELD: asdict(self)}
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any]) -> "ChunkTask":
-        return cls(**message[cls.MESSAGE_FIELD])
-
-    @property
-    def upload(self) -> Upload:
-        return Upload(key=self.key, etag=self.etag.strip('"'), run=self.run)
-
-    @property
-    def object(self) -> ObjectInfo:
-        return ObjectInfo(self.key, self.size, self.etag)
-
-    def _work(self, name: str) -> str:
-        return f"{UPLOAD_WORK_PREFIX}{self.run}/{name}"
-
-    def part_key(self, attempt: str) -> str:
-        return self._work(f"parts/{self.index:05d}-{attempt}.jsonl")
-
-    @property
-    def done_prefix(self) -> str:
-        return self._work("done/")
-
-    def done_key(self, index: int) -> str:
-        return self._work(f"done/{index:05d}.json")
-
-    @property
-    def claim_key(self) -> str:
-        return self._work("join-claim.json")
-
-    @property
-    def joined_key(self) -> str:
-        return self._work("joined.json")
-
-
-# -- counts ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """What classifying some records produced; tallies of chunks add up to the file's."""
-
-    lines: int = 0
-    classified: int = 0
-    errors: int = 0
-    labels: Counter = field(default_factory=Counter)
-    model_versions: Counter = field(default_factory=Counter)
-    error_lines: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_ERROR_DETAILS
-    classify_seconds: float = 0.0
-
-    def add_error(self, line: int, error: str, identifier: Any) -> None:
-        self.errors += 1
-        if len(self.error_lines) < MAX_ERROR_DETAILS:
-            detail = {"line": line, "error": error}
-            if identifier is not None:
-                detail["id"] = identifier
-            self.error_lines.append(detail)
-
-    def extend(self, other: "Tally") -> None:
-        """Appends ``other``, the tally of the records that follow this one's."""
-        for detail in other.error_lines[: MAX_ERROR_DETAILS - len(self.error_lines)]:
-            self.error_lines.append({**detail, "line": detail["line"] + self.lines})
-        self.lines += other.lines
-        self.classified += other.classified
-        self.errors += other.errors
-        self.labels.update(other.labels)
-        self.model_versions.update(other.model_versions)
-        self.classify_seconds += other.classify_seconds
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "labels": dict(self.labels), "model_versions": dict(self.model_versions)}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Tally":
-        return cls(**{**raw, "labels": Counter(raw["labels"]), "model_versions": Counter(raw["model_versions"])})
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def summary(upload: Upload, tally: Tally, *, chunks: int, started: float, finished: float, labels: tuple[str, ...]) -> dict[str, Any]:
-    version = tally.model_versions.most_common(1)[0][0] if tally.model_versions else None
-    return {
-        "status": "done",
-        "input": upload.key,
-        "format": upload.format,
-        "predictions": upload.predictions_key,
-        "model_version": version,
-        "model_versions": dict(tally.model_versions),
-        "lines": tally.lines,
-        "classified": tally.classified,
-        "errors": tally.errors,
-        "labels": {label: tally.labels.get(label, 0) for label in labels} | dict(tally.labels),
-        "error_lines": tally.error_lines,
-        "chunks": chunks,
-        "timings": {
-            "started_at": _iso(started),
-            "finished_at": _iso(finished),
-            "seconds": round(finished - started, 3),
-            "classify_seconds": round(tally.classify_seconds, 3),
-            "lines_per_second": round(tally.lines / tally.classify_seconds, 1) if tally.classify_seconds else None,
-        },
-    }
 
 
 # -- the work ----------------------------------------------------------------------------------
@@ -270,8 +99,7 @@ class UploadProcessor:
 
     def _fail(self, upload: Upload, reason: str) -> None:
         logger.warning("upload failed", extra={"key": upload.key, "reason": reason})
-        document = {"status": "failed", "input": upload.key, "error": reason, "lines": 0, "classified": 0, "errors": 0}
-        self._bucket.put_bytes(upload.summary_key, json.dumps(document, indent=2).encode())
+        self._bucket.put_bytes(upload.summary_key, json.dumps(failure_summary(upload, reason), indent=2).encode())
 
     def _write_summary(self, upload: Upload, tally: Tally, *, chunks: int, started: float) -> None:
         labels = self._current_model().labels
@@ -287,8 +115,8 @@ class UploadProcessor:
         if fmt != "csv":
             return None, 0
         head = self._bucket.open_range(info, 0, min(info.size, MAX_LINE_BYTES + 1)).read()
-        end = _first_record_end(head)
-        if end is None:
+        end = csv_header_end(head)
+        if end is None or end == len(head) < info.size:  # no end, or only where the read stopped
             if len(head) > MAX_LINE_BYTES:
                 raise UnreadableHeaderError(f"the CSV header is longer than {MAX_LINE_BYTES} bytes")
             end = len(head)
@@ -296,11 +124,20 @@ class UploadProcessor:
 
     # chunks --------------------------------------------------------------------------------
 
-    def _plan_chunks(self, upload: Upload, info: ObjectInfo, columns: CsvColumns | None, data_start: int, started: float) -> None:
+    def _plan_chunks(
+        self, upload: Upload, info: ObjectInfo, columns: CsvColumns | None, data_start: int, started: float
+    ) -> None:
         if upload.format == "csv":
-            cuts = csv_record_cuts(self._bucket.open_range(info, data_start, info.size), data_start, info.size, self._chunk_bytes)
+            cuts = csv_record_cuts(
+                self._bucket.open_range(info, data_start, info.size), data_start, info.size, self._chunk_bytes
+            )
         else:
-            cuts = line_cuts(lambda start, end: self._bucket.open_range(info, start, end).read(), data_start, info.size, self._chunk_bytes)
+            cuts = line_cuts(
+                lambda start, end: self._bucket.open_range(info, start, end).read(),
+                data_start,
+                info.size,
+                self._chunk_bytes,
+            )
         edges = [data_start, *cuts, info.size]
         tasks = [
             ChunkTask(
@@ -308,7 +145,7 @@ class UploadProcessor:
                 index=index, count=len(edges) - 1, start=start, end=end, planned_at=started,
                 columns=columns.to_dict() if columns else None,
             )
-            for index, (start, end) in enumerate(zip(edges, edges[1:]))
+            for index, (start, end) in enumerate(pairwise(edges))
         ]  # fmt: skip
         self._chunk_queue().send_all(task.to_message() for task in tasks)
         logger.info("upload split into chunks", extra={"key": upload.key, "bytes": info.size, "chunks": len(tasks)})
@@ -328,7 +165,9 @@ class UploadProcessor:
                 self._classify_chunk(task)
             self._join_when_complete(task)
         except ObjectChangedError:
-            logger.warning("upload changed while classified, chunk dropped", extra={"key": task.key, "chunk": task.index})
+            logger.warning(
+                "upload changed while classified, chunk dropped", extra={"key": task.key, "chunk": task.index}
+            )
 
     def _classify_chunk(self, task: ChunkTask) -> None:
         started = self._clock()
@@ -370,7 +209,9 @@ class UploadProcessor:
 
     # classifying ---------------------------------------------------------------------------
 
-    def _classify_range(self, info: ObjectInfo, fmt: str, start: int, end: int, columns: CsvColumns | None, out) -> Tally:
+    def _classify_range(
+        self, info: ObjectInfo, fmt: str, start: int, end: int, columns: CsvColumns | None, out
+    ) -> Tally:
         began = time.perf_counter()
         model = self._current_model()
         tally = Tally()
@@ -413,59 +254,3 @@ class UploadProcessor:
             count(metric, "BadLines", tally.errors)
             milliseconds(metric, "Latency", tally.classify_seconds)
         return tally
-
-
-def line_cuts(read: Callable[[int, int], bytes], data_start: int, size: int, chunk_bytes: int) -> list[int]:
-    """Where to cut a file of lines into chunks of about ``chunk_bytes``: the first line start
-    at or after each step. ``read(start, end)`` gives those bytes; only a small window after
-    each step is read."""
-    cuts: list[int] = []
-    target = data_start + chunk_bytes
-    while target < size:
-        position = target - 1  # a newline just before the step makes the step a line start
-        while position < size:
-            window = read(position, min(position + _PROBE_BYTES, size))
-            newline = window.find(b"\n")
-            if newline >= 0:
-                position += newline + 1
-                break
-            position += len(window)
-        if position >= size:
-            break
-        cuts.append(position)
-        target = position + chunk_bytes
-    return cuts
-
-
-def csv_record_cuts(stream: BinaryIO, data_start: int, size: int, chunk_bytes: int) -> list[int]:
-    """Where to cut a CSV (``stream`` holds its bytes from ``data_start``) into chunks of about
-    ``chunk_bytes``: the first record start at or after each step. A newline inside a quoted
-    field starts no record, so this is one sequential pass that keeps the parity of the quotes
-    seen (counted in C by ``bytes.count``; only the lines at the steps are looked at)."""
-    cuts: list[int] = []
-    target = data_start + chunk_bytes
-    block_start, odd_quotes = data_start, False
-    while target < size and (block := stream.read(_SCAN_BYTES)):
-        cursor = 0
-        while cursor < len(block):
-            seek = max(cursor, target - 1 - block_start)
-            newline = block.find(b"\n", seek) if seek < len(block) else -1
-            stop = len(block) if newline < 0 else newline + 1
-            odd_quotes ^= block.count(b'"', cursor, stop) % 2 == 1
-            cursor = stop
-            if newline >= 0 and not odd_quotes and block_start + stop < size:
-                cuts.append(block_start + stop)
-                target = block_start + stop + chunk_bytes
-        block_start += len(block)
-    return cuts
-
-
-def _first_record_end(data: bytes) -> int | None:
-    """The position just after the first newline outside CSV quotes, if there is one."""
-    cursor, odd_quotes = 0, False
-    while (newline := data.find(b"\n", cursor)) >= 0:
-        odd_quotes ^= data.count(b'"', cursor, newline) % 2 == 1
-        cursor = newline + 1
-        if not odd_quotes:
-            return cursor
-    return None

@@ -16,11 +16,10 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-
 from functions import dependencies
-from functions.settings import get_settings
 from functions.observability import capture_lambda_handler, logger, metrics
-from functions.upload_pipeline import ChunkTask, Upload
+from functions.settings import get_settings
+from functions.upload_tasks import ChunkTask, Upload
 
 dependencies.preload_model_during_init()  # Lambda only: the model loads during init
 

@@ -46,8 +46,8 @@ class ServiceStorage(Construct):
                 s3.LifecycleRule(
                     id="expire-replaced-versions",
                     noncurrent_version_expiration=cdk.Duration.days(settings.MODEL_NONCURRENT_VERSION_DAYS),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                )
+                ),
+                self._abort_incomplete_multipart_uploads(),
             ],
         )
         self.data_bucket = self._bucket(
@@ -55,13 +55,22 @@ class ServiceStorage(Construct):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="data-bucket/",
             lifecycle_rules=[
+                *(
+                    s3.LifecycleRule(
+                        id=f"expire-{prefix.rstrip('/')}",
+                        prefix=prefix,
+                        expiration=cdk.Duration.days(data_retention_days),
+                    )
+                    for prefix in (contract.UPLOADS_PREFIX, contract.RESULTS_PREFIX, contract.JOBS_PREFIX)
+                ),
+                # the work of a chunked file that never joined; where rules overlap (results/ too),
+                # S3 expires an object at the earliest date
                 s3.LifecycleRule(
-                    id=f"expire-{prefix.rstrip('/')}",
-                    prefix=prefix,
-                    expiration=cdk.Duration.days(data_retention_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                )
-                for prefix in (contract.UPLOADS_PREFIX, contract.RESULTS_PREFIX, contract.JOBS_PREFIX)
+                    id="expire-upload-work",
+                    prefix=contract.UPLOAD_WORK_PREFIX,
+                    expiration=cdk.Duration.days(settings.LEFTOVER_RETENTION_DAYS),
+                ),
+                self._abort_incomplete_multipart_uploads(),
             ],
         )
 
@@ -75,6 +84,15 @@ class ServiceStorage(Construct):
                     value=value,
                     export_name=f"{export_prefix}-{construct_id}{attribute}",
                 )
+
+    @staticmethod
+    def _abort_incomplete_multipart_uploads() -> s3.LifecycleRule:
+        """For the whole bucket: a writer that crashed (a function that timed out, a client that
+        gave up) leaves the parts of its upload behind, unseen by listings but billed."""
+        return s3.LifecycleRule(
+            id="abort-incomplete-multipart-uploads",
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(settings.LEFTOVER_RETENTION_DAYS),
+        )
 
     def _bucket(self, construct_id: str, **props) -> s3.Bucket:
         return s3.Bucket(

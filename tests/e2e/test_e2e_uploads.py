@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from cloud_user import UPLOAD_CHUNK_BYTES
 
 from functions import contract
 from infra.local import resources
-
-from cloud_user import UPLOAD_CHUNK_BYTES
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +30,7 @@ def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_c
     # a key with a space and a plus: S3 URL-encodes both in the notification
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e reviews+1.jsonl")
 
-    summary, predictions = local_cloud.upload_results("e2e reviews+1")
+    summary, predictions = local_cloud.upload_results("e2e reviews+1.jsonl")
     assert (summary["lines"], summary["classified"], summary["errors"]) == (5, 2, 3)
     assert [p.get("label") for p in predictions] == ["positive", None, None, "negative", None]
     assert [p.get("id") for p in predictions] == ["a", None, "c", None, "e"]
@@ -41,9 +40,11 @@ def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_c
 def test_csv_with_quoted_commas_and_newlines_is_classified_row_by_row(local_cloud):
     rows = 'id,text\n1,"superb, moving\nand brilliant"\n2,dull clumsy waste\n3,\n'
 
-    local_cloud.s3.put_object(Bucket=resources.DATA_BUCKET, Key=f"{contract.UPLOADS_PREFIX}e2e-rows.csv", Body=rows.encode())
+    local_cloud.s3.put_object(
+        Bucket=resources.DATA_BUCKET, Key=f"{contract.UPLOADS_PREFIX}e2e-rows.csv", Body=rows.encode()
+    )
 
-    summary, predictions = local_cloud.upload_results("e2e-rows")
+    summary, predictions = local_cloud.upload_results("e2e-rows.csv")
     assert [p.get("id") for p in predictions] == ["1", "2", "3"]
     assert [p.get("label") for p in predictions] == ["positive", "negative", None]
     assert summary["errors"] == 1
@@ -55,7 +56,7 @@ def test_txt_uploaded_with_the_cli_classifies_every_line(local_cloud, tmp_path):
 
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-lines.txt")
 
-    summary, predictions = local_cloud.upload_results("e2e-lines")
+    summary, predictions = local_cloud.upload_results("e2e-lines.txt")
     assert [p.get("label") for p in predictions] == ["positive", None, "negative"]
     assert summary["errors"] == 1
 
@@ -64,13 +65,16 @@ def test_large_file_is_split_into_chunks_and_joined_in_input_order(local_cloud, 
     count = 600
     source = tmp_path / "large.jsonl"
     source.write_text(
-        "".join(json.dumps({"id": i, "text": "wonderful superb film" if i % 2 else "boring awful film"}) + "\n" for i in range(count))
+        "".join(
+            json.dumps({"id": i, "text": "wonderful superb film" if i % 2 else "boring awful film"}) + "\n"
+            for i in range(count)
+        )
     )
     assert source.stat().st_size > 4 * UPLOAD_CHUNK_BYTES
 
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-large.jsonl")
 
-    summary, predictions = local_cloud.upload_results("e2e-large", timeout=120)
+    summary, predictions = local_cloud.upload_results("e2e-large.jsonl", timeout=120)
     assert summary["chunks"] > 1
     assert [p["id"] for p in predictions] == list(range(count))
     assert [p["label"] for p in predictions] == ["negative", "positive"] * (count // 2)
@@ -80,9 +84,9 @@ def test_upload_results_are_listed_with_the_cli(local_cloud, tmp_path):
     source = tmp_path / "listed.txt"
     source.write_text("a wonderful film\n")
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-listed.txt")
-    local_cloud.upload_results("e2e-listed")
+    local_cloud.upload_results("e2e-listed.txt")
 
     listing = local_cloud.aws("s3", "ls", f"s3://{resources.DATA_BUCKET}/{contract.RESULTS_PREFIX}e2e-listed")
 
-    assert "e2e-listed.predictions.jsonl" in listing
-    assert "e2e-listed.summary.json" in listing
+    assert "e2e-listed.txt.predictions.jsonl" in listing
+    assert "e2e-listed.txt.summary.json" in listing

@@ -7,10 +7,11 @@ import threading
 import pytest
 
 from functions import dependencies, uploads
+from functions.contract import UPLOAD_WORK_PREFIX
 from functions.object_store import Bucket, StorageError
+from functions.settings import MIN_UPLOAD_CHUNK_BYTES
 from functions.upload_pipeline import UploadProcessor
 from infra.settings import UPLOADS_QUEUE
-from functions.contract import UPLOAD_WORK_PREFIX
 
 pytestmark = pytest.mark.functional
 
@@ -44,12 +45,17 @@ def use_chunk_size(monkeypatch, size: int) -> None:
 
 
 def test_a_jsonl_upload_gets_one_output_line_per_input_line_in_order(served, lambda_context):
-    lines = [json.dumps({"id": 1, "text": POSITIVE[0]}), "{broken", json.dumps({"text": NEGATIVE[0]}), json.dumps({"id": [4], "title": "no text"})]
+    lines = [
+        json.dumps({"id": 1, "text": POSITIVE[0]}),
+        "{broken",
+        json.dumps({"text": NEGATIVE[0]}),
+        json.dumps({"id": [4], "title": "no text"}),
+    ]
 
     responses = upload_and_process(served, "uploads/batch.jsonl", ("\n".join(lines) + "\n").encode(), lambda_context)
 
     assert all(r == {"batchItemFailures": []} for r in responses)  # the s3:TestEvent included
-    predictions, summary = results(served, "batch")
+    predictions, summary = results(served, "batch.jsonl")
     assert [p.get("id") for p in predictions] == [1, None, None, [4]]
     assert [p.get("label") for p in predictions] == ["positive", None, "negative", None]
     assert predictions[1] == {"error": "the line is not valid JSON"}
@@ -66,7 +72,7 @@ def test_a_csv_upload_reads_quoted_fields_and_keeps_ids(served, lambda_context):
 
     upload_and_process(served, "uploads/reviews.csv", data, lambda_context)
 
-    predictions, summary = results(served, "reviews")
+    predictions, summary = results(served, "reviews.csv")
     assert [(p["id"], p.get("label") or p["error"]) for p in predictions] == [
         ("A", "positive"), ("B", "negative"), ("C", "the line has no text"),
     ]  # fmt: skip
@@ -76,15 +82,26 @@ def test_a_csv_upload_reads_quoted_fields_and_keeps_ids(served, lambda_context):
 def test_a_txt_upload_classifies_each_line(served, lambda_context):
     upload_and_process(served, "uploads/plain.txt", b"wonderful superb film\r\n\r\nawful boring mess", lambda_context)
 
-    predictions, _ = results(served, "plain")
+    predictions, _ = results(served, "plain.txt")
     assert [p.get("label") or p["error"] for p in predictions] == ["positive", "the line is empty", "negative"]
 
 
 def test_keys_are_url_decoded(served, lambda_context):
     upload_and_process(served, "uploads/team a/my reviews+ü.txt", b"loved it, brilliant\n", lambda_context)
 
-    predictions, summary = results(served, "team a/my reviews+ü")
+    predictions, summary = results(served, "team a/my reviews+ü.txt")
     assert predictions[0]["label"] == "positive" and summary["input"] == "uploads/team a/my reviews+ü.txt"
+
+
+def test_a_csv_and_a_jsonl_of_the_same_name_keep_their_own_results(served, lambda_context):
+    upload_and_process(served, "uploads/t/a.csv", b"id,text\nc1,wonderful superb film\n", lambda_context)
+    upload_and_process(served, "uploads/t/a.jsonl", jsonl(["awful boring mess", "dull waste of time"]), lambda_context)
+
+    csv_predictions, csv_summary = results(served, "t/a.csv")
+    jsonl_predictions, jsonl_summary = results(served, "t/a.jsonl")
+    assert [p["id"] for p in csv_predictions] == ["c1"] and csv_summary["input"] == "uploads/t/a.csv"
+    assert [p["id"] for p in jsonl_predictions] == ["r0", "r1"] and jsonl_summary["input"] == "uploads/t/a.jsonl"
+    assert csv_summary["predictions"] == "results/t/a.csv.predictions.jsonl"
 
 
 def test_an_unsupported_file_gets_a_summary_with_the_error_and_no_retry(served, lambda_context):
@@ -99,7 +116,7 @@ def test_an_unsupported_file_gets_a_summary_with_the_error_and_no_retry(served, 
 def test_a_csv_without_a_text_column_gets_a_summary_with_the_error(served, lambda_context):
     upload_and_process(served, "uploads/wrong.csv", b"id,review\n1,good\n", lambda_context)
 
-    _, summary = results(served, "wrong")
+    _, summary = results(served, "wrong.csv")
     assert summary["status"] == "failed" and "'text' column" in summary["error"]
 
 
@@ -134,8 +151,8 @@ def test_only_the_record_that_fails_is_retried(served, lambda_context, monkeypat
 
     unlucky = [m["MessageId"] for m in messages if "unlucky" in m["Body"]]
     assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == unlucky
-    assert served.get_data("results/fine.summary.json") is not None
-    assert served.get_data("results/unlucky.summary.json") is None
+    assert served.get_data("results/fine.txt.summary.json") is not None
+    assert served.get_data("results/unlucky.txt.summary.json") is None
 
 
 # -- large files: chunks ---------------------------------------------------------------------
@@ -145,18 +162,18 @@ def assert_same_predictions(chunked, whole):
     assert [p.get("id") for p in chunked] == [p.get("id") for p in whole]
     assert [p.get("label") for p in chunked] == [p.get("label") for p in whole]
     # int8 dynamic quantization depends slightly on which texts share a run
-    assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(chunked, whole) if "score" in a)
+    assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(chunked, whole, strict=True) if "score" in a)
 
 
 def test_a_large_file_is_classified_in_chunks_and_joined_in_order(served, lambda_context, monkeypatch):
     data = jsonl(reviews(400)).replace(b'{"id": "r7", ', b'{"broken ', 1)
     upload_and_process(served, "uploads/whole.jsonl", data, lambda_context)
-    whole, whole_summary = results(served, "whole")
+    whole, whole_summary = results(served, "whole.jsonl")
     use_chunk_size(monkeypatch, 4096)
 
     upload_and_process(served, "uploads/chunked.jsonl", data, lambda_context)
 
-    chunked, summary = results(served, "chunked")
+    chunked, summary = results(served, "chunked.jsonl")
     assert summary["chunks"] > 5
     assert_same_predictions(chunked, whole)
     assert chunked[7] == {"error": "the line is not valid JSON"}
@@ -164,7 +181,10 @@ def test_a_large_file_is_classified_in_chunks_and_joined_in_order(served, lambda
         k: whole_summary[k] for k in ("lines", "classified", "errors", "labels", "error_lines")
     }
     # parts and markers are gone; only the tiny claim and joined markers remain
-    assert sorted(key.rsplit("/", 1)[-1] for key in served.data_keys(UPLOAD_WORK_PREFIX)) == ["join-claim.json", "joined.json"]
+    assert sorted(key.rsplit("/", 1)[-1] for key in served.data_keys(UPLOAD_WORK_PREFIX)) == [
+        "join-claim.json",
+        "joined.json",
+    ]
 
 
 def test_a_large_csv_is_cut_between_records_not_inside_quotes(served, lambda_context, monkeypatch):
@@ -173,9 +193,41 @@ def test_a_large_csv_is_cut_between_records_not_inside_quotes(served, lambda_con
 
     upload_and_process(served, "uploads/quoted.csv", ("id,text\n" + rows).encode(), lambda_context)
 
-    predictions, summary = results(served, "quoted")
+    predictions, summary = results(served, "quoted.csv")
     assert summary["chunks"] > 5 and summary["errors"] == 0
     assert [p["id"] for p in predictions] == [str(i) for i in range(300)]
+
+
+def awkward_csv(rows: int) -> tuple[bytes, int]:
+    """A CSV with what its parser must get right: quotes inside unquoted fields, quoted newlines
+    (LF and CRLF), escaped quotes, empty lines, non-ASCII; and its number of records."""
+    shapes = [
+        '{i},the 12" pizza of films: {text}\n',  # a quote that opens nothing
+        '{i},"{text}, truly\r\nmoving ""really"""\r\n',
+        '{i},"{text}\nsecond line"\n',
+        "\n",
+        "{i},café crème {text}\r\n",
+    ]
+    texts = reviews(rows)
+    return "".join(shapes[i % len(shapes)].format(i=i, text=texts[i]) for i in range(rows)).encode(), rows
+
+
+def test_a_large_csv_with_quotes_inside_unquoted_fields_gives_what_the_whole_file_gives(
+    served, lambda_context, monkeypatch
+):
+    body, records = awkward_csv(300)
+    data = b"id,text\n" + body
+    upload_and_process(served, "uploads/awkward-whole.csv", data, lambda_context)
+    whole, whole_summary = results(served, "awkward-whole.csv")
+    use_chunk_size(monkeypatch, MIN_UPLOAD_CHUNK_BYTES)
+
+    upload_and_process(served, "uploads/awkward-chunked.csv", data, lambda_context)
+
+    chunked, summary = results(served, "awkward-chunked.csv")
+    assert whole_summary["chunks"] == 1 and summary["chunks"] > 10
+    assert summary["lines"] == whole_summary["lines"] == records
+    assert summary["error_lines"] == whole_summary["error_lines"]
+    assert_same_predictions(chunked, whole)
 
 
 def record_chunk_events(monkeypatch) -> list[dict]:
@@ -195,14 +247,16 @@ def test_redelivered_chunks_after_the_join_change_nothing(served, lambda_context
     use_chunk_size(monkeypatch, 4096)
     seen = record_chunk_events(monkeypatch)
     upload_and_process(served, "uploads/again.jsonl", jsonl(reviews(200)), lambda_context)
-    before = served.s3.head_object(Bucket=served.data_bucket, Key="results/again.summary.json")
+    before = served.s3.head_object(Bucket=served.data_bucket, Key="results/again.jsonl.summary.json")
 
     response = uploads.lambda_handler({"Records": list(seen)}, lambda_context)
 
     assert response == {"batchItemFailures": []}
-    after = served.s3.head_object(Bucket=served.data_bucket, Key="results/again.summary.json")
+    after = served.s3.head_object(Bucket=served.data_bucket, Key="results/again.jsonl.summary.json")
     assert after["LastModified"] == before["LastModified"]
-    assert served.data_keys(UPLOAD_WORK_PREFIX) and all(k.endswith(("join-claim.json", "joined.json")) for k in served.data_keys(UPLOAD_WORK_PREFIX))
+    assert served.data_keys(UPLOAD_WORK_PREFIX) and all(
+        k.endswith(("join-claim.json", "joined.json")) for k in served.data_keys(UPLOAD_WORK_PREFIX)
+    )
 
 
 def test_a_join_that_crashed_is_redone_by_its_own_chunk_only(served, lambda_context, monkeypatch):
@@ -220,15 +274,15 @@ def test_a_join_that_crashed_is_redone_by_its_own_chunk_only(served, lambda_cont
     monkeypatch.setattr(UploadProcessor, "_join", crash_once)
     served.put_data("uploads/crash.jsonl", jsonl(reviews(200)))
     served.drain(served.uploads_queue_url, uploads.lambda_handler, lambda_context)  # the failed one stays in flight
-    assert served.get_data("results/crash.summary.json") is None
+    assert served.get_data("results/crash.jsonl.summary.json") is None
 
     claimant = [r for r in seen if json.loads(r["body"])["upload_chunk"]["index"] == crashes[0]][:1]
     others = [r for r in seen if json.loads(r["body"])["upload_chunk"]["index"] != crashes[0]]
     assert uploads.lambda_handler({"Records": others}, lambda_context) == {"batchItemFailures": []}
-    assert served.get_data("results/crash.summary.json") is None  # not joined by another chunk
+    assert served.get_data("results/crash.jsonl.summary.json") is None  # not joined by another chunk
 
     assert uploads.lambda_handler({"Records": claimant}, lambda_context) == {"batchItemFailures": []}
-    predictions, summary = results(served, "crash")
+    predictions, summary = results(served, "crash.jsonl")
     assert summary["lines"] == len(predictions) == 200
 
 
@@ -262,7 +316,11 @@ def test_chunks_finishing_at_the_same_time_join_once(served, lambda_context, mon
     monkeypatch.setattr(UploadProcessor, "_join", lambda self, task: joins.append(task.index) or join(self, task))
     responses = []
     threads = [
-        threading.Thread(target=lambda m=m: responses.append(uploads.lambda_handler(served.sqs_event(served.uploads_queue_url, [m]), lambda_context)))
+        threading.Thread(
+            target=lambda m=m: responses.append(
+                uploads.lambda_handler(served.sqs_event(served.uploads_queue_url, [m]), lambda_context)
+            )
+        )
         for m in (last, other_last)
     ]
     for thread in threads:
@@ -272,7 +330,7 @@ def test_chunks_finishing_at_the_same_time_join_once(served, lambda_context, mon
 
     assert responses == [{"batchItemFailures": []}] * 2
     assert len(joins) == 1
-    predictions, summary = results(served, "race")
+    predictions, summary = results(served, "race.jsonl")
     assert summary["lines"] == len(predictions) == 200
 
 
@@ -281,15 +339,19 @@ def test_chunks_of_a_file_replaced_meanwhile_are_dropped(served, lambda_context,
     stale = planned_chunks(served, "uploads/moving.jsonl", jsonl(reviews(200)), lambda_context)
 
     served.put_data("uploads/moving.jsonl", jsonl(reviews(3)))  # replaced before its chunks ran
-    assert uploads.lambda_handler(served.sqs_event(served.uploads_queue_url, stale), lambda_context) == {"batchItemFailures": []}
+    assert uploads.lambda_handler(served.sqs_event(served.uploads_queue_url, stale), lambda_context) == {
+        "batchItemFailures": []
+    }
     served.drain(served.uploads_queue_url, uploads.lambda_handler, lambda_context)  # the new upload's notification
 
-    predictions, summary = results(served, "moving")
+    predictions, summary = results(served, "moving.jsonl")
     assert summary["lines"] == len(predictions) == 3
     assert served.data_keys(UPLOAD_WORK_PREFIX) == []  # the stale run left nothing behind
 
 
-def test_the_last_delivery_of_an_upload_that_keeps_failing_reports_it_in_the_summary(served, lambda_context, monkeypatch):
+def test_the_last_delivery_of_an_upload_that_keeps_failing_reports_it_in_the_summary(
+    served, lambda_context, monkeypatch
+):
     served.put_data("uploads/doomed.txt", b"loved it\n")
     (message,) = [m for m in served.receive(served.uploads_queue_url) if "s3:TestEvent" not in m["Body"]]
 
@@ -301,6 +363,6 @@ def test_the_last_delivery_of_an_upload_that_keeps_failing_reports_it_in_the_sum
         message["Attributes"]["ApproximateReceiveCount"] = str(attempt)
         response = uploads.lambda_handler(served.sqs_event(served.uploads_queue_url, [message]), lambda_context)
         assert len(response["batchItemFailures"]) == 1
-        summary = served.get_data("results/doomed.summary.json")
+        summary = served.get_data("results/doomed.txt.summary.json")
         assert (summary is not None) == (attempt == UPLOADS_QUEUE.max_receive_count)
     assert json.loads(summary)["status"] == "failed" and "retries are exhausted" in json.loads(summary)["error"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk.assertions import Match
+from template_queries import resources
 
 from functions import contract
 from infra import settings
-from template_queries import resources
 
 pytestmark = pytest.mark.infra
 
@@ -27,9 +27,12 @@ def _bucket(buckets, name: str) -> dict:
 def test_every_bucket_is_encrypted_private_and_retained(buckets):
     for logical_id, bucket in buckets.items():
         properties = bucket["Properties"]
-        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-            "ServerSideEncryptionByDefault"
-        ]["SSEAlgorithm"] == "AES256", logical_id
+        assert (
+            properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+                "SSEAlgorithm"
+            ]
+            == "AES256"
+        ), logical_id
         assert properties["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
             "BlockPublicPolicy": True,
@@ -63,14 +66,31 @@ def test_models_bucket_is_versioned(buckets):
     assert _bucket(buckets, "ModelsBucket")["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
-def test_data_bucket_expires_uploads_results_and_jobs_after_the_retention(buckets):
-    rules = _bucket(buckets, "DataBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
-    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if rule["Status"] == "Enabled"}
+def _enabled_rules(buckets, name: str) -> list[dict]:
+    rules = _bucket(buckets, name)["Properties"]["LifecycleConfiguration"]["Rules"]
+    return [rule for rule in rules if rule["Status"] == "Enabled"]
+
+
+def test_data_bucket_expires_uploads_results_and_jobs_after_the_retention_and_chunk_work_sooner(buckets):
+    rules = _enabled_rules(buckets, "DataBucket")
+    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
     assert expiring == {
         contract.UPLOADS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
         contract.RESULTS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
         contract.JOBS_PREFIX: settings.DEFAULT_DATA_RETENTION_DAYS,
+        contract.UPLOAD_WORK_PREFIX: settings.LEFTOVER_RETENTION_DAYS,
     }
+    assert settings.LEFTOVER_RETENTION_DAYS < settings.DEFAULT_DATA_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("name", ["DataBucket", "ModelsBucket"])
+def test_incomplete_multipart_uploads_anywhere_in_the_bucket_are_aborted(buckets, name):
+    aborting = [rule for rule in _enabled_rules(buckets, name) if "AbortIncompleteMultipartUpload" in rule]
+
+    assert [rule["AbortIncompleteMultipartUpload"] for rule in aborting] == [
+        {"DaysAfterInitiation": settings.LEFTOVER_RETENTION_DAYS}
+    ]
+    assert "Prefix" not in aborting[0] and "Filter" not in aborting[0]
 
 
 def test_bucket_names_and_arns_are_exported_for_the_other_stacks(templates):

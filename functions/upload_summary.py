@@ -1,0 +1,87 @@
+"""What classifying an upload produced: the counts of some records (`Tally`), and the summary
+document written to ``results/<name>.summary.json``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.upload_tasks import Upload
+
+MAX_ERROR_DETAILS = 100
+
+
+@dataclass
+class Tally:
+    """What classifying some records produced; tallies of chunks add up to the file's."""
+
+    lines: int = 0
+    classified: int = 0
+    errors: int = 0
+    labels: Counter = field(default_factory=Counter)
+    model_versions: Counter = field(default_factory=Counter)
+    error_lines: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_ERROR_DETAILS
+    classify_seconds: float = 0.0
+
+    def add_error(self, line: int, error: str, identifier: Any) -> None:
+        self.errors += 1
+        if len(self.error_lines) < MAX_ERROR_DETAILS:
+            detail = {"line": line, "error": error}
+            if identifier is not None:
+                detail["id"] = identifier
+            self.error_lines.append(detail)
+
+    def extend(self, other: Tally) -> None:
+        """Appends ``other``, the tally of the records that follow this one's."""
+        for detail in other.error_lines[: MAX_ERROR_DETAILS - len(self.error_lines)]:
+            self.error_lines.append({**detail, "line": detail["line"] + self.lines})
+        self.lines += other.lines
+        self.classified += other.classified
+        self.errors += other.errors
+        self.labels.update(other.labels)
+        self.model_versions.update(other.model_versions)
+        self.classify_seconds += other.classify_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "labels": dict(self.labels), "model_versions": dict(self.model_versions)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Tally:
+        return cls(**{**raw, "labels": Counter(raw["labels"]), "model_versions": Counter(raw["model_versions"])})
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def summary(
+    upload: Upload, tally: Tally, *, chunks: int, started: float, finished: float, labels: tuple[str, ...]
+) -> dict[str, Any]:
+    version = tally.model_versions.most_common(1)[0][0] if tally.model_versions else None
+    return {
+        "status": "done",
+        "input": upload.key,
+        "format": upload.format,
+        "predictions": upload.predictions_key,
+        "model_version": version,
+        "model_versions": dict(tally.model_versions),
+        "lines": tally.lines,
+        "classified": tally.classified,
+        "errors": tally.errors,
+        "labels": {label: tally.labels.get(label, 0) for label in labels} | dict(tally.labels),
+        "error_lines": tally.error_lines,
+        "chunks": chunks,
+        "timings": {
+            "started_at": _iso(started),
+            "finished_at": _iso(finished),
+            "seconds": round(finished - started, 3),
+            "classify_seconds": round(tally.classify_seconds, 3),
+            "lines_per_second": round(tally.lines / tally.classify_seconds, 1) if tally.classify_seconds else None,
+        },
+    }
+
+
+def failure_summary(upload: Upload, reason: str) -> dict[str, Any]:
+    return {"status": "failed", "input": upload.key, "error": reason, "lines": 0, "classified": 0, "errors": 0}
