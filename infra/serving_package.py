@@ -1,10 +1,12 @@
 """The Lambda deployment package of the serving code, built with pip alone (no Docker).
 
 The package holds ``functions/``, the torch-free modules of ``model_build`` that serving
-imports, and the ``serving`` extra of ``pyproject.toml`` installed from wheels built for the Lambda's
-Python version and CPU (``--platform`` tags), whatever machine runs the build. The installed
-dependencies are cached under ``build/lambda-deps/`` per platform and requirement set, so a
-repeated synth only copies them. Plain Python, importable without aws_cdk.
+imports, and the wheels of the ``serving`` extra of ``pyproject.toml`` that ``infra/serving-lock.json``
+pins (exact versions and hashes, `infra.serving_lock`), built for the Lambda's Python version and
+CPU (``--platform`` tags) whatever machine runs the build. What serving never imports is left out
+of them (`NEVER_IMPORTED_PATHS`), and so is what the runtime provides. The installed dependencies
+are cached under ``build/lambda-deps/`` per platform and lock, so a repeated synth only copies
+them. Plain Python, importable without aws_cdk.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra.serving_lock import LOCK_PATH, PLATFORM_TAGS, Lock, LockError, read_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPENDENCY_CACHE = REPO_ROOT / "build" / "lambda-deps"
@@ -34,27 +36,66 @@ SOURCE_PATHS = (
     "model_build/bundle.py",
 )
 
-# onnxruntime publishes only manylinux_2_28 wheels and pydantic-core only manylinux2014 ones;
-# Lambda's Amazon Linux 2023 runtimes (glibc 2.34) run both.
-PLATFORM_TAGS = {
-    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
-    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
-}
+# Installed with the locked wheels, never imported by serving: test suites and the extension
+# modules only they load, type stubs, C headers and static libraries, numpy's subpackages that
+# load only when used (random, fft, polynomial), its Fortran wrapper generator, onnxruntime's
+# offline tooling (quantization, transformer optimizers, model converters, the ONNX backend test
+# API, sample models), pydantic's v1 API and mypy plugin. Globs relative to the installed folder;
+# a unit test checks that the serving code uses none of these modules.
+NEVER_IMPORTED_PATHS = (
+    "**/tests",
+    "**/*.pyi",
+    "**/*.pxd",
+    "numpy/_core/_*_tests.*",
+    "numpy/_core/include",
+    "numpy/_core/lib",
+    "numpy/random",
+    "numpy/fft",
+    "numpy/polynomial",
+    "numpy/f2py",
+    "numpy/_pyinstaller",
+    "onnxruntime/tools",
+    "onnxruntime/transformers",
+    "onnxruntime/quantization",
+    "onnxruntime/backend",
+    "onnxruntime/datasets",
+    "pydantic/v1",
+    "pydantic/mypy.py",
+)
 
-# The Lambda runtime ships the AWS SDK; aws-xray-sdk pulls botocore in again, which would add
-# about 30 MB and shadow the runtime's copy.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+
+def never_imported_modules() -> list[str]:
+    """The importable modules `NEVER_IMPORTED_PATHS` removes ("numpy.random", "pydantic.mypy")."""
+    return [
+        path.removesuffix(".py").replace("/", ".")
+        for path in NEVER_IMPORTED_PATHS
+        if not any(character in path for character in "*?[")
+    ]
+
 
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+
+# Lambda's limit for an unzipped package is 250 MB; this much smaller budget keeps cold starts
+# (the package is fetched and unpacked before init) and deploys quick, and leaves room to grow.
+PACKAGE_BUDGET_BYTES = 110 * 2**20
+
+
+def unzipped_size(folder: Path) -> int:
+    """Bytes of every file under ``folder``, as Lambda counts an unzipped package."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
 @functools.cache
 def find_interpreter(version: str) -> Path | None:
     """A working CPython of ``version`` ("3.12"): pyenv's, else one on PATH, else None."""
     pyenv_root = os.environ.get("PYENV_ROOT") or (
-        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() if shutil.which("pyenv") else ""
+        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+        if shutil.which("pyenv")
+        else ""
     )
-    candidates: list = sorted(Path(pyenv_root, "versions").glob(f"{version}*/bin/python{version}")) if pyenv_root else []
+    candidates: list = (
+        sorted(Path(pyenv_root, "versions").glob(f"{version}*/bin/python{version}")) if pyenv_root else []
+    )
     candidates.append(shutil.which(f"python{version}"))
     major, minor = (int(part) for part in version.split("."))
     for candidate in filter(None, candidates):
@@ -78,7 +119,17 @@ def compile_bytecode(interpreter: Path | None, folder: Path) -> None:
             file=sys.stderr,
         )
         return
-    command = [str(interpreter), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(folder)]
+    command = [
+        str(interpreter),
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        str(folder),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise ServingPackageError(f"compileall failed in {folder}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -86,12 +137,6 @@ def compile_bytecode(interpreter: Path | None, folder: Path) -> None:
 
 class ServingPackageError(Exception):
     """The package cannot be built: a source is missing or pip failed."""
-
-
-def serving_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> tuple[str, ...]:
-    """The ``serving`` extra of pyproject.toml: the one list of what the functions run with."""
-    project = tomllib.loads(pyproject.read_text())["project"]
-    return tuple(project["optional-dependencies"]["serving"])
 
 
 @dataclass(frozen=True)
@@ -105,13 +150,22 @@ class ServingPackage:
         if self.architecture not in PLATFORM_TAGS:
             raise ServingPackageError(f"unknown architecture {self.architecture!r}")
 
+    @functools.cached_property
+    def lock(self) -> Lock:
+        """The lock of ``root``, checked against its pyproject.toml and this package's Python."""
+        lock = read_lock(self.root / LOCK_PATH)
+        lock.check_current(self.root / "pyproject.toml")
+        if lock.python_version != self.python_version:
+            raise LockError(f"the lock is for Python {lock.python_version}, the package for {self.python_version}")
+        return lock
+
     @property
     def _dependency_key(self) -> str:
         spec = [
             self.python_version,
             PLATFORM_TAGS[self.architecture],
-            serving_requirements(self.root / "pyproject.toml"),
-            RUNTIME_PROVIDED,
+            self.lock.pins(self.architecture),
+            NEVER_IMPORTED_PATHS,
             self._interpreter is not None,  # with or without bytecode
         ]
         return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
@@ -121,7 +175,7 @@ class ServingPackage:
         return find_interpreter(self.python_version)
 
     def content_hash(self) -> str:
-        """Changes whenever the package would: a source file, the requirements or the platform."""
+        """Changes whenever the package would: a source file, the locked wheels or the platform."""
         digest = hashlib.sha256(self._dependency_key.encode())
         for path in self._source_files():
             digest.update(str(path.relative_to(self.root)).encode() + b"\0")
@@ -151,8 +205,7 @@ class ServingPackage:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=self.cache))
         try:
             self._pip_install(staging)
-            for name in RUNTIME_PROVIDED:
-                _remove_distribution(staging, name)
+            remove_never_imported(staging)
             compile_bytecode(self._interpreter, staging)
             os.replace(staging, target)
         except OSError:
@@ -162,20 +215,31 @@ class ServingPackage:
             shutil.rmtree(staging, ignore_errors=True)
         return target
 
-    def _pip_install(self, target: Path) -> None:
-        command = [
+    def pip_install_command(self, target: Path, requirements_file: Path) -> list[str]:
+        """Installs exactly the locked wheels: no resolution, no other version, no other file."""
+        return [
             sys.executable, "-m", "pip", "install",
             "--quiet", "--disable-pip-version-check", "--no-compile",
             "--target", str(target),
+            "--require-hashes", "--no-deps",
             "--only-binary=:all:", "--implementation", "cp",
             "--python-version", self.python_version,
             *(arg for tag in PLATFORM_TAGS[self.architecture] for arg in ("--platform", tag)),
-            *serving_requirements(self.root / "pyproject.toml"),
+            "--requirement", str(requirements_file),
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True)
+
+    def requirements_text(self) -> str:
+        """The requirements file pip installs from: the lock's pins for this architecture."""
+        return "\n".join(self.lock.pins(self.architecture)) + "\n"
+
+    def _pip_install(self, target: Path) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            requirements = Path(folder) / "requirements.txt"
+            requirements.write_text(self.requirements_text())
+            result = subprocess.run(self.pip_install_command(target, requirements), capture_output=True, text=True)
         if result.returncode != 0:
             raise ServingPackageError(
-                f"pip could not install the serving dependencies for {self.architecture}:\n"
+                f"pip could not install the locked serving dependencies for {self.architecture}:\n"
                 + result.stderr[-4000:]
             )
 
@@ -194,20 +258,11 @@ class ServingPackage:
         return files
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _remove_distribution(site: Path, name: str) -> None:
-    """Deletes every file an installed distribution's RECORD lists, then its metadata."""
-    for info in site.glob("*.dist-info"):
-        if _canonical(info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) != _canonical(name):
-            continue
-        for line in (info / "RECORD").read_text().splitlines():
-            path = (site / line.split(",", 1)[0]).resolve()
-            if path.is_relative_to(site.resolve()):
-                path.unlink(missing_ok=True)
-        shutil.rmtree(info)
-    for folder, _, _ in sorted(os.walk(site), key=lambda entry: len(entry[0]), reverse=True):
-        if folder != str(site) and not os.listdir(folder):
-            os.rmdir(folder)
+def remove_never_imported(site: Path) -> None:
+    """Deletes `NEVER_IMPORTED_PATHS` from an installed folder."""
+    for pattern in NEVER_IMPORTED_PATHS:
+        for path in sorted(site.glob(pattern), reverse=True):  # the deepest first
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()

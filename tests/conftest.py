@@ -71,10 +71,10 @@ def lambda_context():
 
 @pytest.fixture
 def cloud(monkeypatch, tmp_path):
-    """Empty buckets and queues in moto (uploads notify the uploads queue), and the functions'
-    environment pointing at them; every object the functions build is rebuilt for the test."""
+    """The service's buckets and queues in moto, named for this test (`infra.local.resources`, as
+    the local cloud has them: uploads notify the uploads queue), and the functions' environment
+    pointing at them; every object the functions build is rebuilt for the test."""
     import tempfile
-    import uuid
 
     import boto3
     from moto import mock_aws
@@ -82,39 +82,9 @@ def cloud(monkeypatch, tmp_path):
 
     from functions import dependencies
 
-    suffix = uuid.uuid4().hex[:12]
     with mock_aws():
-        s3, sqs = boto3.client("s3"), boto3.client("sqs")
-        cloud = Cloud(
-            s3=s3,
-            sqs=sqs,
-            model_bucket=f"models-{suffix}",
-            data_bucket=f"data-{suffix}",
-            jobs_queue_url=sqs.create_queue(QueueName=f"jobs-{suffix}")["QueueUrl"],
-            uploads_queue_url=sqs.create_queue(QueueName=f"uploads-{suffix}")["QueueUrl"],
-        )
-        s3.create_bucket(Bucket=cloud.model_bucket)
-        s3.create_bucket(Bucket=cloud.data_bucket)
-        s3.put_bucket_notification_configuration(
-            Bucket=cloud.data_bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": cloud.queue_arn(cloud.uploads_queue_url),
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
-                    }
-                ]
-            },
-        )
-        for name, value in {
-            "MODEL_BUCKET": cloud.model_bucket,
-            "MODEL_PREFIX": cloud.model_prefix,
-            "DATA_BUCKET": cloud.data_bucket,
-            "JOBS_QUEUE_URL": cloud.jobs_queue_url,
-            "UPLOADS_QUEUE_URL": cloud.uploads_queue_url,
-            "MODEL_REFRESH_SECONDS": "60",
-        }.items():
+        cloud = Cloud.provision(boto3.client("s3"), boto3.client("sqs"))
+        for name, value in {**cloud.function_environment(), "MODEL_REFRESH_SECONDS": "60"}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
         dependencies.reset()
@@ -125,5 +95,5 @@ def cloud(monkeypatch, tmp_path):
 @pytest.fixture
 def served(cloud, tiny_bundle_root):
     """The cloud with the tiny bundle published under ``models/``; its version on ``cloud.version``."""
-    cloud.version = cloud.publish_folder(tiny_bundle_root)
+    cloud.publish_folder(tiny_bundle_root)
     return cloud

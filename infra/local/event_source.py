@@ -14,14 +14,14 @@ here), so a retry and a redrive can be watched in seconds.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from concurrent.futures import Future
 from typing import Any
 
+from infra.local import lambda_events
 from infra.local.containers import FunctionPool
-from infra.local.resources import REGION, WorkQueue
+from infra.local.resources import WorkQueue
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class SqsEventSource:
         return response.get("Messages", [])
 
     def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"Records": [sqs_record(message, self._queue.arn) for message in messages]}
+        return lambda_events.sqs_event(messages, self._queue.arn)
 
     def _settle(self, batch: list[dict[str, Any]], invocation: Future) -> None:
         try:
@@ -131,29 +131,3 @@ class SqsEventSource:
             logger.error("%s reported records it was not given (the whole batch is retried)", name)
             return everything
         return failed
-
-
-def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """A received message as a record of the SQS event Lambda passes to the function."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: _message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    attribute = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-    return attribute

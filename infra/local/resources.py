@@ -1,8 +1,13 @@
-"""The buckets and queues of the service in moto, declared as the CDK stacks declare them."""
+"""The buckets and queues of the service in moto, declared as the CDK stacks declare them.
+
+The local cloud, the functional tests and the benchmarks all provision them here: the local
+cloud under fixed names, a test or a benchmark run under names of its own (`ResourceNames.unique`).
+"""
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 
 from functions import contract
@@ -23,6 +28,24 @@ DEAD_LETTER_SUFFIX = "-dlq"
 
 
 @dataclass(frozen=True)
+class ResourceNames:
+    model_bucket: str = MODEL_BUCKET
+    data_bucket: str = DATA_BUCKET
+    jobs_queue: str = JOBS_QUEUE
+    uploads_queue: str = UPLOADS_QUEUE
+
+    @classmethod
+    def unique(cls) -> ResourceNames:
+        """Names no other test or run uses, so that runs sharing a moto server stay apart."""
+        suffix = uuid.uuid4().hex[:12]
+        return cls(*(f"{name}-{suffix}" for name in (MODEL_BUCKET, DATA_BUCKET, JOBS_QUEUE, UPLOADS_QUEUE)))
+
+
+# the local cloud's: one service per moto server
+LOCAL_NAMES = ResourceNames()
+
+
+@dataclass(frozen=True)
 class WorkQueue:
     """A queue, its dead-letter queue and the settings both were made from."""
 
@@ -38,18 +61,29 @@ class LocalResources:
     data_bucket: str
     jobs: WorkQueue
     uploads: WorkQueue
+    model_prefix: str = contract.MODEL_PREFIX
+
+    def function_environment(self) -> dict[str, str]:
+        """The variables of DESIGN.md that name these resources, as the CDK stack sets them."""
+        return {
+            "MODEL_BUCKET": self.model_bucket,
+            "MODEL_PREFIX": self.model_prefix,
+            "DATA_BUCKET": self.data_bucket,
+            "JOBS_QUEUE_URL": self.jobs.url,
+            "UPLOADS_QUEUE_URL": self.uploads.url,
+        }
 
 
-def provision(s3, sqs) -> LocalResources:
+def provision(s3, sqs, names: ResourceNames = LOCAL_NAMES) -> LocalResources:
     """Creates the buckets, the two work queues with their DLQs, and the uploads notification."""
-    s3.create_bucket(Bucket=MODEL_BUCKET)
-    s3.put_bucket_versioning(Bucket=MODEL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    s3.create_bucket(Bucket=DATA_BUCKET)
-    jobs = create_work_queue(sqs, JOBS_QUEUE, settings.JOBS_QUEUE)
-    uploads = create_work_queue(sqs, UPLOADS_QUEUE, settings.UPLOADS_QUEUE)
+    s3.create_bucket(Bucket=names.model_bucket)
+    s3.put_bucket_versioning(Bucket=names.model_bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=names.data_bucket)
+    jobs = create_work_queue(sqs, names.jobs_queue, settings.JOBS_QUEUE)
+    uploads = create_work_queue(sqs, names.uploads_queue, settings.UPLOADS_QUEUE)
     # S3 sends an s3:TestEvent to the queue when this is set; functions.uploads skips it
     s3.put_bucket_notification_configuration(
-        Bucket=DATA_BUCKET,
+        Bucket=names.data_bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
@@ -60,7 +94,7 @@ def provision(s3, sqs) -> LocalResources:
             ]
         },
     )
-    return LocalResources(model_bucket=MODEL_BUCKET, data_bucket=DATA_BUCKET, jobs=jobs, uploads=uploads)
+    return LocalResources(model_bucket=names.model_bucket, data_bucket=names.data_bucket, jobs=jobs, uploads=uploads)
 
 
 def create_work_queue(sqs, name: str, queue: settings.QueueSettings) -> WorkQueue:

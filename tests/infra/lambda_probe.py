@@ -3,13 +3,15 @@
 Usage: ``python -I -S lambda_probe.py PACKAGE_DIR RUNTIME_SDK_DIR OUTPUT`` with an API Gateway
 event on stdin. The package comes first on the path and the runtime's AWS SDK after it, nothing
 else: an import the package cannot satisfy fails here as it would in Lambda. Writes one JSON
-object to OUTPUT (stdout carries the functions' logs): where each module came from and what
+object to OUTPUT (stdout carries the functions' logs): where each module came from (the named
+ones, and every module loaded by the end), where the interpreter's standard library is, and what
 ``functions.api`` answered.
 """
 
 import importlib
 import json
 import sys
+import sysconfig
 import uuid
 
 
@@ -43,8 +45,19 @@ def main() -> None:
     }
     event = json.load(sys.stdin)
     response = modules["functions.api"].lambda_handler(event, LambdaContext())
+    loaded = {
+        name: module.__file__
+        for name, module in list(sys.modules.items())
+        if getattr(module, "__file__", None) and name != "__main__"  # this script
+    }
+    result = {
+        "files": {name: module.__file__ for name, module in modules.items()},
+        "loaded": loaded,
+        "stdlib": sysconfig.get_paths()["stdlib"],
+        "response": response,
+    }
     with open(output, "w") as handle:
-        json.dump({"files": {name: module.__file__ for name, module in modules.items()}, "response": response}, handle)
+        json.dump(result, handle)
 
 
 if __name__ == "__main__":
