@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
+CHROMEDRIVER := /usr/bin/chromedriver
 EXTRAS ?= serving,training,infra,dev
 MODELS ?= artifacts/models
 
@@ -29,8 +30,17 @@ demo: install
 	$(PY) -m infra.local.demo --models $(MODELS)
 
 ## make test: the whole suite (what .ci/run runs)
-test: install $(NODE_INSTALLED)
+test: install $(NODE_INSTALLED) $(CHROMEDRIVER)
 	$(PY) -m pytest
+
+# Debian's chromium and its driver, for the docs page's browser test (tests/e2e/test_e2e_docs_browser.py);
+# installed once, as root or with passwordless sudo. Where neither works, that test fails and says so.
+$(CHROMEDRIVER):
+	@as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	echo "installing chromium and chromium-driver (apt-get) for the browser test"; \
+	{ $$as_root apt-get update -qq && $$as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium chromium-driver; } >/dev/null \
+	|| echo "warning: could not install chromium chromium-driver; the browser test will fail" >&2
 
 ## make train: the default (bow) model from the shared tarball into $(MODELS)
 train: install
@@ -43,7 +53,7 @@ train-lstm: install
 ## and the scikit-learn TF-IDF + logistic regression baseline on the same split
 ARCHS ?= bow
 bench-train: install
-	$(PY) -m model_build.bench_train --archs $(ARCHS) --baseline
+	$(PY) -m benchmarks.bench_train --archs $(ARCHS) --baseline
 
 ## make bench-local: a bounded load run against the local cloud (loopback); requests/s, p50, p99
 CLIENTS ?= 16
@@ -84,7 +94,13 @@ train-cloud: install
 		--job-queue "$$(output JobQueueArn)" --job-definition "$$(output JobDefinitionArn)" \
 		--parameters arch=$(ARCH)
 
-## make bench: the serving benchmark (cold start, warm latency, throughput vs scikit-learn, uploads, int8/fp32/torch)
-.PHONY: bench
+## make bench: the serving benchmark (package size, cold start vs its floor, warm latency, throughput vs
+## scikit-learn, uploads, int8/fp32/torch)
+.PHONY: bench lock
 bench: install
 	$(PY) -m benchmarks.serving
+
+## make lock: pin the Lambda package's wheels (exact versions and sha256, arm64 and x86_64) into
+## infra/serving-lock.json from the serving extra of pyproject.toml; the package build installs only those
+lock: install
+	$(PY) -m infra.serving_lock

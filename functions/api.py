@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import pathlib
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.contract import APP_NAME, ROUTES
+from functions.contract import API_KEY_HEADER, APP_NAME, GATEWAY_ANSWERS, MAX_BODY_BYTES, ROUTES
 
 from functions.api_models import (
     ClassifyRequest,
@@ -44,7 +45,7 @@ from functions.job_service import JobNotFoundError, job_status, submit_job
 from functions.model_store import ModelUnavailableError
 from functions.object_store import StorageError
 from functions.observability import capture_lambda_handler, logger, metrics
-from functions.settings import MAX_BODY_BYTES, SettingsError
+from functions.settings import SettingsError
 
 API_VERSION = "1"
 
@@ -57,24 +58,57 @@ def _bounded_json(body: str) -> Any:
     # Powertools parses the body with this; refusing a huge body here spares parsing it.
     if len(body) > MAX_BODY_BYTES or len(body.encode()) > MAX_BODY_BYTES:
         raise RequestBodyTooLargeError()
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except (RecursionError, ValueError) as error:
+        # Nesting deeper than the interpreter's stack, or an integer of over 4,300 digits, is JSON
+        # that Python cannot parse: to the caller, an unparsable body like any other (a 422).
+        if isinstance(error, json.JSONDecodeError):
+            raise
+        raise json.JSONDecodeError(f"unparsable JSON ({type(error).__name__})", body, 0) from None
 
 
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_bounded_json)
+
+API_KEY_SCHEME = "ApiKey"
+# Relative to where the document is served: the stage URL, a custom domain's base path or the
+# local cloud's root, so the calls the docs page makes reach the stage that served it.
+SERVER_URL = "."
 
 
 def _documented(status: int, description: str, model: type) -> dict[int, dict[str, Any]]:
     return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
+def _gateway_errors() -> dict[int, dict[str, Any]]:
+    # API Gateway's own answers can meet any route before (or instead of) the function
+    reasons: dict[int, list[str]] = {}
+    for answer in GATEWAY_ANSWERS.values():
+        if answer.status is not None:
+            reasons.setdefault(answer.status, []).append(answer.message or answer.error.replace("_", " "))
+    return {
+        status: _documented(status, f"API Gateway refused it: {'; '.join(dict.fromkeys(texts))}", ErrorResponse)[status]
+        for status, texts in sorted(reasons.items())
+    }
+
+
 # Powertools documents a route's own status only when given no `responses`; these routes list
 # every status they answer with (422, for a body that breaks the models, it adds itself).
-_UNAVAILABLE = _documented(503, "No model can be served, or storage is unavailable", ErrorResponse)
+_SERVICE_ERRORS = {
+    **_gateway_errors(),
+    # API Gateway's request validator or the function: the details say where, when the function found it
+    **_documented(422, "The request does not match the API", ErrorResponse),
+    **_documented(500, "The service is misconfigured or failed unexpectedly", ErrorResponse),
+    **_documented(502, "The function failed (API Gateway's answer)", ErrorResponse),
+    **_documented(503, "No model can be served, or storage is unavailable", ErrorResponse),
+}
 _BODY_ERRORS = {
+    **_SERVICE_ERRORS,
     **_documented(400, "The body is not valid UTF-8 (or base64)", ErrorResponse),
-    **_documented(413, "The body is too large", ErrorResponse),
+    **_documented(
+        413, f"The body is larger than {MAX_BODY_BYTES:,} bytes, or the request than API Gateway's 10 MB", ErrorResponse
+    ),
     **_documented(415, "The body is not application/json", ErrorResponse),
-    **_UNAVAILABLE,
 }
 
 
@@ -106,24 +140,36 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
     responses={
         **_documented(200, "The job's status", JobStatusResponse),
         **_documented(404, "No job has this id", ErrorResponse),
-        **_UNAVAILABLE,
+        **_SERVICE_ERRORS,
     },
 )
-def get_job(job_id: Annotated[str, Path(max_length=64)]):
+def get_job(job_id: Annotated[str, Path(description="The id POST /jobs answered; any other is unknown (404)")]):
     status = JobStatusResponse(**vars(job_status(dependencies.data_bucket(), job_id)))
     # Fields that do not apply to the status (predictions while queued) are left out, not null;
     # Powertools' response validation would put them back, so this route builds its own body.
     return Response(status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=status.model_dump(exclude_none=True))
 
 
-@app.get("/model", summary="The card of the model being served", responses={**_documented(200, "The model card", dict), **_UNAVAILABLE})
+@app.get(
+    "/model",
+    summary="The card of the model being served",
+    responses={**_documented(200, "The model card", dict), **_SERVICE_ERRORS},
+)
 def model_card() -> dict[str, Any]:
     return dependencies.model_store().current().card
 
 
-@app.get("/health", summary="200 when a model is loaded", responses={**_documented(200, "A model is loaded", HealthResponse), **_UNAVAILABLE})
+@app.get(
+    "/health",
+    summary="200 when a model is loaded",
+    responses={**_documented(200, "A model is loaded", HealthResponse), **_SERVICE_ERRORS},
+)
 def health() -> HealthResponse:
     return HealthResponse(model_version=dependencies.model_store().current().version)
+
+
+# The document and the page are built on the first request for them, not at import: Powertools'
+# OpenAPI models (and the 1.7 MB page) would cost every cold start, and most never serve them.
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -131,9 +177,57 @@ def openapi_document():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json())
 
 
+# Swagger UI over the same document, as Powertools' `enable_swagger` serves it (with `?format=json`
+# the embedded document, with `?format=oauth2-redirect` the OAuth2 redirect page), built once.
+@app.get("/docs", include_in_schema=False)
+def docs_page():
+    query = app.current_event.query_string_parameters or {}
+    if query.get("format") == "oauth2-redirect":
+        return Response(status_code=200, content_type=content_types.TEXT_HTML, body=_oauth2_redirect_page())
+    if query.get("format") == "json":
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_embedded_openapi_json())
+    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=_swagger_page())
+
+
 @cache
 def _openapi_json() -> str:
-    return app.get_openapi_json_schema(title=f"{APP_NAME} API", version=API_VERSION)
+    # Every route in the document needs the key; the two that serve it are not in it (functions/contract.py).
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
+    return app.get_openapi_json_schema(
+        title=f"{APP_NAME} API",
+        version=API_VERSION,
+        servers=[Server(url=SERVER_URL)],
+        security_schemes={
+            API_KEY_SCHEME: APIKey(name=API_KEY_HEADER, in_=APIKeyIn.header, description="A key of the API's usage plan")
+        },
+        security=[{API_KEY_SCHEME: []}],
+    )
+
+
+@cache
+def _embedded_openapi_json() -> str:
+    # escaped so that no "</script>" in the document can end the <script> element that carries it
+    return _openapi_json().replace("</", "<\\/")
+
+
+@cache
+def _swagger_page() -> str:
+    # With no base URL, the Swagger UI scripts and styles that Powertools ships are inlined: the
+    # page loads nothing from the internet.
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    assets = pathlib.Path(swagger_ui.__file__).parent
+    script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    styles = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return swagger_ui.generate_swagger_html(_embedded_openapi_json(), script, styles, None, None, False)
+
+
+@cache
+def _oauth2_redirect_page() -> str:
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_oauth2_redirect_html
+
+    return generate_oauth2_redirect_html()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
@@ -168,6 +262,16 @@ def _invalid_request(error: RequestValidationError) -> Response:
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported_content_type(error: Exception) -> Response:
     return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send the body as application/json")
+
+
+@app.exception_handler(ValueError)
+def _unparsable_by_content_type(error: ValueError) -> Response:
+    # Powertools parses a form or multipart body by its Content-Type before any route runs, and
+    # raises ValueError on one it cannot parse (multipart/form-data without a boundary); no route
+    # runs for a body that is not JSON, so there the error is the content type's
+    if not _sent_json():
+        return _unsupported_content_type(error)
+    return _unexpected(error)
 
 
 @app.exception_handler(RequestBodyTooLargeError)

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from functions.clients import s3_client, sqs_client
 from functions.model_store import ModelSource, ModelStore
@@ -18,7 +19,9 @@ from functions.object_store import Bucket, Queue
 from functions.observability import logger
 from functions.sentiment_model import function_vcpus
 from functions.settings import SettingsError, get_settings
-from functions.upload_pipeline import UploadProcessor
+
+if TYPE_CHECKING:
+    from functions.upload_pipeline import UploadProcessor
 
 MODEL_CACHE_FOLDER = "model-store"
 # Lambda sets it in every execution environment ("on-demand", "provisioned-concurrency",
@@ -61,6 +64,9 @@ def uploads_queue() -> Queue:
 
 @cache
 def upload_processor() -> UploadProcessor:
+    # only functions.uploads processes files: the other handlers do not import the pipeline
+    from functions.upload_pipeline import UploadProcessor
+
     return UploadProcessor(
         data_bucket(),
         current_model=model_store().current,
@@ -99,6 +105,8 @@ def _preload_model(store: ModelStore) -> None:
 
 def reset() -> None:
     """Forgets every object built so far (and the settings they were built from)."""
-    factories = (get_settings, s3_client, sqs_client, model_store, data_bucket, jobs_queue, uploads_queue, upload_processor)
+    factories = (
+        get_settings, s3_client, sqs_client, model_store, data_bucket, jobs_queue, uploads_queue, upload_processor
+    )
     for factory in factories:
         factory.cache_clear()

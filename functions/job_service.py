@@ -13,12 +13,15 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
+from pydantic import ValidationError
 
+from functions.api_models import StoredJobRequest
 from functions.classification import classify_texts
+from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
 from functions.sentiment_model import SentimentModel
@@ -67,8 +70,8 @@ def _result_key(job_id: str) -> str:
 
 def submit_job(bucket: Bucket, queue: Queue, texts: list[str]) -> str:
     job_id = new_job_id()
-    request = {"job_id": job_id, "texts": texts, "submitted_at": time.time()}
-    bucket.put_bytes(_request_key(job_id), json.dumps(request).encode())
+    request = StoredJobRequest(job_id=job_id, texts=texts, submitted_at=time.time())
+    bucket.put_bytes(_request_key(job_id), request.model_dump_json().encode())
     queue.send({"job_id": job_id})
     logger.info("job queued", extra={"job_id": job_id, "texts": len(texts)})
     return job_id
@@ -103,7 +106,9 @@ def job_id_of_message(body: str) -> str:
     return job_id
 
 
-def run_job(bucket: Bucket, job_id: str, current_model: Callable[[], SentimentModel], *, last_attempt: bool = False) -> None:
+def run_job(
+    bucket: Bucket, job_id: str, current_model: Callable[[], SentimentModel], *, last_attempt: bool = False
+) -> None:
     """Classifies one job once; a job that already has a result is left as it is. An error
     propagates (the delivery is retried); on the ``last_attempt`` the job is marked failed first."""
     if bucket.head(_result_key(job_id)) is not None:
@@ -137,19 +142,17 @@ def _texts_of_request(data: bytes | None) -> list[str]:
     if data is None:
         raise _UnusableRequestError("the job's request does not exist")
     try:
-        request = json.loads(data)
-    except ValueError:
-        raise _UnusableRequestError("the job's request is not valid JSON") from None
-    texts = request.get("texts") if isinstance(request, dict) else None
-    if (
-        not isinstance(texts, list)
-        or not 1 <= len(texts) <= MAX_TEXTS_PER_JOB
-        or not all(isinstance(text, str) and 0 < len(text) <= MAX_TEXT_CHARS for text in texts)
-    ):
+        return StoredJobRequest.model_validate_json(data).texts
+    except ValidationError as error:
+        # the error's own text would quote the texts: only its types and locations are used
+        problems = error.errors(include_input=False)
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            raise _UnusableRequestError("the job's request is not valid JSON") from None
+        fields = ", ".join(sorted({str(problem["loc"][0]) if problem["loc"] else "request" for problem in problems}))
         raise _UnusableRequestError(
-            f"the job's request must hold 1 to {MAX_TEXTS_PER_JOB} texts of 1 to {MAX_TEXT_CHARS} characters"
-        )
-    return texts
+            f"the job's request is unusable ({fields}): it must hold 1 to {MAX_TEXTS_PER_JOB} texts "
+            f"of 1 to {MAX_TEXT_CHARS} characters"
+        ) from None
 
 
 def _write_result(bucket: Bucket, job_id: str, result: dict[str, Any]) -> None:

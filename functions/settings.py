@@ -13,9 +13,6 @@ from typing import Mapping
 
 from functions import contract
 
-# Lambda accepts synchronous request payloads up to 6 MB; 64 texts of 20,000 characters fit
-# in it even as 4-byte UTF-8, so a larger body is refused before it is parsed.
-MAX_BODY_BYTES = 6 * 1024 * 1024
 # A file above this size is split into chunks classified in parallel. The slowest content per
 # byte is empty lines (16 million in a chunk); `make bench` prints their rate, and the chunk is
 # sized so that even on a CPU several times slower than that figure's a chunk ends well inside

@@ -1,13 +1,16 @@
 """The synchronous HTTPS API: API Gateway (REST) in front of ``functions.api``.
 
-Every route of DESIGN.md needs an API key; each key belongs to a usage plan whose per-client
-rate, burst and daily quota sit below the stage's limits, so no single client can use up the
-API. Bodies are validated against the contract's schemas at the gateway; with ``iam_auth`` the
-methods also require SigV4-signed requests.
+Every route of DESIGN.md needs an API key, except the two that describe the API (the OpenAPI
+document and its docs page, ``contract.DOCUMENTATION_ROUTES``); each key belongs to a usage plan
+whose per-client rate, burst and daily quota sit below the stage's limits, so no single client
+can use up the API. Bodies are validated at the gateway against the draft 4 schemas of the
+function's own request models, and the gateway's own answers take the function's error shape;
+with ``iam_auth`` the keyed methods also require SigV4-signed requests.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import aws_cdk as cdk
@@ -15,7 +18,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions import contract
+from functions import api_models, contract
 from infra import settings
 from infra.log_groups import service_log_group
 from infra.nag import acknowledge
@@ -23,6 +26,23 @@ from infra.serving_function import ServingFunction, ServingResources
 from infra.storage import grant_prefix_read, grant_prefix_write
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
+# the gateway responses whose message goes on with what the request validator found wrong
+_VALIDATION_RESPONSES = ("BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS")
+
+
+def gateway_response_template(response_type: str, answer: contract.GatewayAnswer) -> str:
+    """The body API Gateway answers with for ``response_type``: the function's error shape.
+
+    Gateway response templates are no VTL, only variable substitution: ``messageString`` is
+    API Gateway's message already quoted, ``validationErrorString`` the validator's findings.
+    """
+    if answer.message is None:
+        message = "$context.error.messageString"
+    elif response_type in _VALIDATION_RESPONSES:
+        message = json.dumps(f"{answer.message}: ")[:-1] + '$context.error.validationErrorString"'
+    else:
+        message = json.dumps(answer.message)
+    return f'{{"error": {json.dumps(answer.error)}, "message": {message}}}'
 
 
 class InferenceApi(Construct):
@@ -87,6 +107,7 @@ class InferenceApi(Construct):
             ),
         )
         self._add_routes()
+        self._add_gateway_responses()
         self.usage_plan = self._add_client_plan()
         self.default_key = self.rest_api.add_api_key(
             "DefaultClientKey", description="A first client key; create one per client (docs/deploy.md)"
@@ -126,7 +147,7 @@ class InferenceApi(Construct):
         for route in contract.ROUTES:
             models = None
             if route.request_model is not None:
-                schema = settings.REQUEST_SCHEMAS[route.request_model]
+                schema = api_models.gateway_request_schema(getattr(api_models, route.request_model))
                 model = apigw.CfnModel(
                     self,
                     f"{route.request_model}Model",
@@ -137,7 +158,7 @@ class InferenceApi(Construct):
                 models = {"application/json": apigw.Model.from_model_name(self, f"{model.node.id}Ref", model.ref)}
                 # a changed schema must reach the stage, which serves a snapshot: a new deployment
                 self.rest_api.latest_deployment.add_to_logical_id(schema)
-            self.rest_api.root.resource_for_path(route.path).add_method(
+            method = self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 integration,
                 request_validator=validator,
@@ -146,7 +167,32 @@ class InferenceApi(Construct):
                     f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(route.path)
                 }
                 or None,
+                **({} if route.api_key_required else self._public_method_options()),
             )
+            if not route.api_key_required:
+                acknowledge(
+                    method,
+                    "AwsSolutions-APIG4",
+                    "The API's own OpenAPI document and docs page, opened by browsers, which can send "
+                    "neither a key nor a signature; they reveal only the contract (functions/contract.py).",
+                )
+
+    def _add_gateway_responses(self) -> None:
+        # API Gateway's own answers (bad key, throttled, too large, timed out...) in the shape of
+        # the function's errors, so a client reads every error one way (contract.GATEWAY_ANSWERS)
+        for response_type, answer in contract.GATEWAY_ANSWERS.items():
+            self.rest_api.add_gateway_response(
+                response_type.title().replace("_", ""),
+                type=apigw.ResponseType.of(response_type),
+                status_code=None if answer.status is None else str(answer.status),
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": gateway_response_template(response_type, answer)},
+            )
+
+    @staticmethod
+    def _public_method_options() -> dict:
+        # no key and no SigV4 even with iam_auth: why, at contract.DOCUMENTATION_ROUTES
+        return {"api_key_required": False, "authorization_type": apigw.AuthorizationType.NONE}
 
     def _add_client_plan(self) -> apigw.UsagePlan:
         plan = self.rest_api.add_usage_plan(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.contract import MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
-
 # SQS redelivers a message whose consumer is still running once the visibility timeout passes;
 # six times the consumer's timeout leaves room for Lambda's own retries of a throttled batch.
 VISIBILITY_TIMEOUT_FACTOR = 6
@@ -57,39 +55,6 @@ JOBS_QUEUE = QueueSettings(consumer=JOBS_FUNCTION, batch_size=1, max_receive_cou
 UPLOADS_QUEUE = QueueSettings(consumer=UPLOADS_FUNCTION, batch_size=1, max_receive_count=3, max_concurrency=20)
 
 
-def _texts_schema(max_items: int) -> dict:
-    return {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": max_items,
-        "items": {"type": "string", "maxLength": MAX_TEXT_CHARS},
-    }
-
-
-# JSON Schema draft 4 (what API Gateway validates request bodies with), by the name of the
-# route's request model: the gateway turns away a body that breaks the contract before it
-# costs an invocation.
-REQUEST_SCHEMAS = {
-    "ClassifyRequest": {
-        "$schema": "http://json-schema.org/draft-04/schema#",
-        "title": "ClassifyRequest",
-        "type": "object",
-        "properties": {
-            "text": {"type": "string", "maxLength": MAX_TEXT_CHARS},
-            "texts": _texts_schema(MAX_TEXTS_PER_CLASSIFY),
-        },
-        "anyOf": [{"required": ["text"]}, {"required": ["texts"]}],
-    },
-    "JobRequest": {
-        "$schema": "http://json-schema.org/draft-04/schema#",
-        "title": "JobRequest",
-        "type": "object",
-        "properties": {"texts": _texts_schema(MAX_TEXTS_PER_JOB)},
-        "required": ["texts"],
-    },
-}
-
-
 @dataclass(frozen=True)
 class Throttle:
     rate_per_second: int
@@ -105,6 +70,10 @@ CLIENT_DAILY_QUOTA = 100_000
 DEFAULT_DATA_RETENTION_DAYS = 30
 MODEL_NONCURRENT_VERSION_DAYS = 90
 ACCESS_LOG_RETENTION_DAYS = 90
+# What failures leave behind expires after this many days: the chunk work of a file that never
+# joined (under UPLOAD_WORK_PREFIX) and incomplete multipart uploads. Longer than a chunk message
+# can wait in its queue (SQS keeps one 4 days by default), so a late chunk still finds its run.
+LEFTOVER_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True)

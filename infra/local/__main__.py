@@ -86,6 +86,7 @@ def banner(cloud: LocalCloud) -> str:
 {READY_LINE}: serving model {cloud.model_version}
 
   API       {config.api_url}  (routes: {', '.join(f'{r.method} {r.path}' for r in contract.ROUTES)})
+  docs      {config.api_url}/docs  (Swagger UI, no key needed to open it; Authorize with a key to call the API)
   API keys  {', '.join(config.api_keys)}  (header x-api-key; throttling {throttle})
   S3, SQS   {config.aws_endpoint}  (moto; any credentials, region {REGION})
   buckets   s3://{names.model_bucket}/{contract.MODEL_PREFIX}  s3://{names.data_bucket}/{{{contract.UPLOADS_PREFIX},{contract.RESULTS_PREFIX},{contract.JOBS_PREFIX}}}
@@ -101,7 +102,7 @@ Try it:
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}
   {aws} s3 cp reviews.jsonl s3://{names.data_bucket}/{contract.UPLOADS_PREFIX}reviews.jsonl
   {aws} s3 ls s3://{names.data_bucket}/{contract.RESULTS_PREFIX}
-  {aws} s3 cp s3://{names.data_bucket}/{contract.RESULTS_PREFIX}reviews.summary.json -
+  {aws} s3 cp s3://{names.data_bucket}/{contract.RESULTS_PREFIX}reviews.jsonl.summary.json -
   (or export AWS_ENDPOINT_URL={config.aws_endpoint} and leave out --endpoint-url; boto3 reads it too)
 
 Ctrl-C stops it.

@@ -113,12 +113,12 @@ def upload(client: DemoClient, work_dir: Path) -> None:
     data = f"s3://{resources.DATA_BUCKET}"
     print(client.aws("s3", "cp", str(source), f"{data}/{contract.UPLOADS_PREFIX}{source.name}").strip())
 
-    summary_key = f"{contract.RESULTS_PREFIX}{UPLOAD_NAME}.summary.json"
+    summary_key = f"{contract.RESULTS_PREFIX}{source.name}.summary.json"
 
     print(f"waiting for {data}/{summary_key} …", flush=True)
     poll_until(lambda: client.aws_succeeds("s3", "ls", f"{data}/{summary_key}"), timeout=TIMEOUT_SECONDS, what=f"{data}/{summary_key}")
-    print(client.aws("s3", "ls", f"{data}/{contract.RESULTS_PREFIX}{UPLOAD_NAME}").rstrip())
-    print(client.aws("s3", "cp", f"{data}/{contract.RESULTS_PREFIX}{UPLOAD_NAME}.predictions.jsonl", "-").rstrip())
+    print(client.aws("s3", "ls", f"{data}/{contract.RESULTS_PREFIX}{source.name}").rstrip())
+    print(client.aws("s3", "cp", f"{data}/{contract.RESULTS_PREFIX}{source.name}.predictions.jsonl", "-").rstrip())
     document = json.loads(client.aws("s3", "cp", f"{data}/{summary_key}", "-"))
     print(json.dumps({name: document[name] for name in ("status", "lines", "classified", "errors", "labels", "error_lines", "model_version")}, indent=2))
 
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with cloud, tempfile.TemporaryDirectory() as work_dir:
             print(f"API {cloud.api_url}, S3 and SQS {cloud.aws_endpoint}, API_KEY={cloud.api_keys[0]}")
+            print(f"API docs {cloud.api_url}/docs (Swagger UI: Authorize with API_KEY, then Try it out)")
             client = DemoClient(cloud)
             classify(client)
             queued_job(client)

@@ -1,11 +1,14 @@
 """API Gateway (REST API, Lambda proxy integration) in front of ``functions.api`` on loopback.
 
 What the deployed gateway does, in its order: a request for a route the API does not declare is
-answered 403 "Missing Authentication Token"; one without a known ``x-api-key`` 403 "Forbidden";
+answered 403 "Missing Authentication Token"; one without a known ``x-api-key`` 403 "Forbidden"
+(except on the routes that need no key, ``contract.DOCUMENTATION_ROUTES``);
 one past its key's usage plan (rate and burst, daily quota) or past the stage's throttle 429.
 Every other request becomes a REST proxy event (payload v1) for the function, and the function's
 answer goes back as the HTTP response. A function error is a 502, an answer later than the
-integration timeout (29 s) a 504, with API Gateway's bodies and ``x-amzn-ErrorType`` headers.
+integration timeout (29 s) a 504, with ``x-amzn-ErrorType`` headers and the bodies the CDK
+stack's gateway responses give (``contract.GATEWAY_ANSWERS``: the function's error shape). Any
+method, known to http.server or not, gets such an answer.
 
 Not emulated: the request validator of the CDK stack (bodies reach the function unvalidated, and
 the function validates them itself), custom domains, and the stage name in the URL: the routes
@@ -24,18 +27,18 @@ from concurrent.futures import TimeoutError as InvocationTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from functions import contract
 from infra import settings
+from infra.local import lambda_events
 from infra.local.containers import FunctionPool
-from infra.local.resources import ACCOUNT_ID
 from infra.local.throttling import DailyQuota, TokenBucket
 
 logger = logging.getLogger(__name__)
 
-STAGE = "local"
-API_ID = "local"
+# the routes are served at the root; the events name this stage, as a deployed API names its own
+LOCAL_STAGE = lambda_events.RestApiStage(stage="local", api_id="local", domain_name="localhost")
 # API Gateway's limit on a request's payload
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # API Gateway's value rules for an API key
@@ -44,18 +47,23 @@ API_KEY_LENGTHS = range(20, 129)
 
 @dataclass(frozen=True)
 class GatewayError:
+    # the gateway response of the CDK stack that shapes the answer (contract.GATEWAY_ANSWERS)
+    response_type: str
+    error_type: str  # the x-amzn-ErrorType header
+    # API Gateway's own status and message, where the gateway response keeps them
     status: int
-    error_type: str
     message: str
 
 
-MISSING_TOKEN = GatewayError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
-FORBIDDEN = GatewayError(403, "ForbiddenException", "Forbidden")
-TOO_MANY_REQUESTS = GatewayError(429, "TooManyRequestsException", "Too Many Requests")
-QUOTA_EXCEEDED = GatewayError(429, "LimitExceededException", "Limit Exceeded")
-TOO_LONG = GatewayError(413, "RequestTooLongException", "Request Too Long")
-INTERNAL_ERROR = GatewayError(502, "InternalServerErrorException", "Internal server error")
-TIMED_OUT = GatewayError(504, "IntegrationTimeoutException", "Endpoint request timed out")
+MISSING_TOKEN = GatewayError(
+    "MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException", 403, "Missing Authentication Token"
+)
+FORBIDDEN = GatewayError("INVALID_API_KEY", "ForbiddenException", 403, "Forbidden")
+TOO_MANY_REQUESTS = GatewayError("THROTTLED", "TooManyRequestsException", 429, "Too Many Requests")
+QUOTA_EXCEEDED = GatewayError("QUOTA_EXCEEDED", "LimitExceededException", 429, "Limit Exceeded")
+TOO_LONG = GatewayError("REQUEST_TOO_LARGE", "RequestTooLongException", 413, "Request Too Long")
+INTERNAL_ERROR = GatewayError("DEFAULT_5XX", "InternalServerErrorException", 502, "Internal server error")
+TIMED_OUT = GatewayError("INTEGRATION_TIMEOUT", "IntegrationTimeoutException", 504, "Endpoint request timed out")
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class HttpResponse:
 class MatchedRoute:
     resource: str  # the route template, "/jobs/{job_id}"
     path_parameters: dict[str, str]
+    api_key_required: bool = True
 
 
 def match_route(method: str, path: str, routes: Iterable[contract.Route] = contract.ROUTES) -> MatchedRoute | None:
@@ -93,7 +102,7 @@ def match_route(method: str, path: str, routes: Iterable[contract.Route] = contr
             elif expected != actual:
                 break
         else:
-            return MatchedRoute(route.path, parameters)
+            return MatchedRoute(route.path, parameters, route.api_key_required)
     return None
 
 
@@ -110,8 +119,11 @@ class UsagePlan:
     def key_id(self, api_key: str) -> str:
         return f"local-key-{self.api_keys.index(api_key) + 1}"
 
-    def admit(self, api_key: str | None) -> GatewayError | None:
+    def admit(self, api_key: str | None, *, key_required: bool = True) -> GatewayError | None:
         """None when the request may pass, else the error API Gateway would answer."""
+        if not key_required:
+            # a method that needs no key belongs to no usage plan: only the stage's throttle holds it
+            return TOO_MANY_REQUESTS if self._throttled and not self._stage.take() else None
         if api_key not in self._clients:
             return FORBIDDEN
         if not self._throttled:
@@ -123,74 +135,25 @@ class UsagePlan:
         return None
 
 
-def proxy_event(request: HttpRequest, route: MatchedRoute, *, api_key: str, api_key_id: str, request_id: str) -> dict[str, Any]:
+def proxy_event(
+    request: HttpRequest, route: MatchedRoute, *, api_key: str, api_key_id: str, request_id: str
+) -> dict[str, Any]:
     """The REST proxy event (payload v1) API Gateway sends the function for this request."""
-    url = urlsplit(request.target)
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers:
-        multi_headers.setdefault(name, []).append(value)
-    multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(url.query, keep_blank_values=True):
-        multi_query.setdefault(name, []).append(value)
-    body, is_base64 = _event_body(request.body)
-    now = time.time()
-    user_agent = next((values[-1] for name, values in multi_headers.items() if name.lower() == "user-agent"), None)
-    return {
-        "resource": route.resource,
-        "path": url.path,
-        "httpMethod": request.method,
-        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": route.path_parameters or None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": API_ID,
-            "resourcePath": route.resource,
-            "httpMethod": request.method,
-            "extendedRequestId": request_id,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "path": f"/{STAGE}{url.path}",
-            "accountId": ACCOUNT_ID,
-            "protocol": "HTTP/1.1",
-            "stage": STAGE,
-            "domainPrefix": API_ID,
-            "requestTimeEpoch": int(now * 1000),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "apiKey": api_key,
-                "apiKeyId": api_key_id,
-                "sourceIp": request.source_ip,
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": user_agent,
-                "user": None,
-            },
-            "domainName": "localhost",
-            "apiId": API_ID,
-        },
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
-
-
-def _event_body(data: bytes) -> tuple[str | None, bool]:
-    # The API declares no binary media types: text passes as it is. Bytes that are not UTF-8
-    # pass base64-encoded, so they reach the function intact.
-    if not data:
-        return None, False
-    try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return base64.b64encode(data).decode(), True
+    body, is_base64 = lambda_events.encode_body(request.body)
+    return lambda_events.rest_proxy_event(
+        request.method,
+        request.target,
+        headers=request.headers,
+        body=body,
+        is_base64_encoded=is_base64,
+        resource=route.resource,
+        path_parameters=route.path_parameters,
+        api_key=api_key,
+        api_key_id=api_key_id,
+        source_ip=request.source_ip,
+        request_id=request_id,
+        stage=LOCAL_STAGE,
+    )
 
 
 def http_response(result: Any, request_id: str) -> HttpResponse:
@@ -209,12 +172,15 @@ def http_response(result: Any, request_id: str) -> HttpResponse:
 
 
 def error_response(error: GatewayError, request_id: str) -> HttpResponse:
+    """The answer the CDK stack's gateway response for ``error`` gives, in the API's error shape."""
+    answer = contract.GATEWAY_ANSWERS[error.response_type]
     headers = [
         ("Content-Type", "application/json"),
         ("x-amzn-ErrorType", error.error_type),
         ("x-amzn-RequestId", request_id),
     ]
-    return HttpResponse(error.status, headers, json.dumps({"message": error.message}).encode())
+    body = {"error": answer.error, "message": answer.message or error.message}
+    return HttpResponse(answer.status or error.status, headers, json.dumps(body).encode())
 
 
 class ApiGateway:
@@ -240,13 +206,16 @@ class ApiGateway:
         route = match_route(request.method, urlsplit(request.target).path)
         if route is None:
             return error_response(MISSING_TOKEN, request_id)
-        api_key = next((value for name, value in request.headers if name.lower() == "x-api-key"), None)
-        refused = self._plan.admit(api_key)
+        api_key = None
+        if route.api_key_required:  # elsewhere a key is not looked at, as by API Gateway
+            api_key = next((value for name, value in request.headers if name.lower() == contract.API_KEY_HEADER), None)
+        refused = self._plan.admit(api_key, key_required=route.api_key_required)
         if refused is not None:
             return error_response(refused, request_id)
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return error_response(TOO_LONG, request_id)
-        event = proxy_event(request, route, api_key=api_key, api_key_id=self._plan.key_id(api_key), request_id=request_id)
+        api_key_id = self._plan.key_id(api_key) if api_key is not None else None
+        event = proxy_event(request, route, api_key=api_key, api_key_id=api_key_id, request_id=request_id)
         try:
             result = self._function.invoke(event).result(timeout=settings.API_FUNCTION.timeout_seconds)
         except InvocationTimeout:
@@ -292,7 +261,23 @@ class _HttpHandler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
         self.wfile.write(head + (b"" if self.command == "HEAD" else response.body))
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD> and answers an HTML 501 where there is none; API
+        # Gateway answers any method (TRACE, PROPFIND, a lowercase one) itself, so every
+        # method goes through the gateway, which refuses the ones no route declares
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # HTTP that http.server cannot parse (a bad request line, oversized headers) gets the
+        # gateway's JSON error shape as well, not http.server's HTML page; the reason phrase only,
+        # since http.server's message quotes the request line back. Each is the client's fault
+        # (an unsupported HTTP version included, a 505 to http.server), so each is a 4xx.
+        status = code if code < 500 else 400
+        refused = GatewayError("DEFAULT_4XX", "BadRequestException", status, self.responses[code][0])
+        self.close_connection = True
+        self._send(error_response(refused, str(uuid.uuid4())))
 
     def log_message(self, format: str, *args: Any) -> None:
         # `ApiGateway` writes the access log; this is only for malformed HTTP

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from infra.settings import Throttle
 
@@ -38,7 +38,7 @@ class DailyQuota:
 
     def __init__(self, limit: int, today: Callable[[], str] | None = None) -> None:
         self._limit = limit
-        self._today = today or (lambda: datetime.now(timezone.utc).date().isoformat())
+        self._today = today or (lambda: datetime.now(UTC).date().isoformat())
         self._day = ""
         self._used = 0
         self._lock = threading.Lock()

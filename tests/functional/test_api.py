@@ -6,8 +6,7 @@ import pytest
 from serving_harness import api_event, response_json
 
 from functions import api, dependencies
-from functions.settings import MAX_BODY_BYTES
-from functions.contract import MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
+from functions.contract import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS_PER_CLASSIFY, MAX_TEXTS_PER_JOB
 from model_build import bundle
 
 pytestmark = pytest.mark.functional
@@ -19,7 +18,8 @@ def call(event, context):
 
 
 def test_classifies_texts_in_input_order(served, lambda_context):
-    status, body = call(api_event("POST", "/classify", {"texts": ["awful boring mess", "wonderful superb film", "dull waste"]}), lambda_context)
+    texts = ["awful boring mess", "wonderful superb film", "dull waste"]
+    status, body = call(api_event("POST", "/classify", {"texts": texts}), lambda_context)
 
     assert status == 200
     assert body["model_version"] == served.version
@@ -36,6 +36,15 @@ def test_a_single_text_gets_one_prediction(served, lambda_context):
 
 
 TOO_MANY = [f"text {i}" for i in range(MAX_TEXTS_PER_CLASSIFY + 1)]
+FORM, MULTIPART, UNSUPPORTED = "application/x-www-form-urlencoded", "multipart/form-data", "unsupported_content_type"
+# JSON that Python's parser gives up on: nested deeper than its stack, an integer of 5,000 digits
+DEEP = 5000
+UNPARSABLE_BODIES = {
+    "nested arrays": "[" * DEEP + "]" * DEEP,
+    "nested arrays in texts": '{"texts": ' + "[" * DEEP + "]" * DEEP + "}",
+    "nested objects in text": '{"text": ' + '{"a": ' * DEEP + "1" + "}" * (DEEP + 1),
+    "huge integer": '{"text": ' + "7" * DEEP + "}",
+}
 
 
 @pytest.mark.parametrize(
@@ -50,14 +59,20 @@ TOO_MANY = [f"text {i}" for i in range(MAX_TEXTS_PER_CLASSIFY + 1)]
         (api_event("POST", "/classify", {"text": "x" * (MAX_TEXT_CHARS + 1)}), 422, "invalid_request"),
         (api_event("POST", "/classify", {"text": "a", "texts": ["b"]}), 422, "invalid_request"),
         (api_event("POST", "/classify", {}), 422, "invalid_request"),
+        (api_event("POST", "/classify", {"text": "a", "texts": None}), 422, "invalid_request"),
+        (api_event("POST", "/classify", {"text": None, "texts": ["a"]}), 422, "invalid_request"),
         (api_event("POST", "/classify", {"text": "a", "lang": "en"}), 422, "invalid_request"),
         (api_event("POST", "/classify", ["a list"]), 422, "invalid_request"),
         (api_event("POST", "/classify"), 422, "invalid_request"),
-        (api_event("POST", "/classify", raw_body="text=hello", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "unsupported_content_type"),
-        (api_event("POST", "/classify", raw_body="hello", headers={"Content-Type": "text/plain"}), 415, "unsupported_content_type"),
+        (api_event("POST", "/classify", raw_body="text=hello", headers={"Content-Type": FORM}), 415, UNSUPPORTED),
+        (api_event("POST", "/classify", raw_body="hello", headers={"Content-Type": "text/plain"}), 415, UNSUPPORTED),
+        # a multipart type without the boundary that would let it be parsed
+        (api_event("POST", "/classify", {"text": "a"}, headers={"Content-Type": MULTIPART}), 415, UNSUPPORTED),
         (api_event("POST", "/classify", raw_body=json.dumps({"text": "x" * MAX_BODY_BYTES})), 413, "body_too_large"),
         (api_event("POST", "/classify", base64_body=b'{"text": "\xff\xfe"}'), 400, "undecodable_body"),
         (api_event("POST", "/jobs", {"texts": ["t"] * (MAX_TEXTS_PER_JOB + 1)}), 422, "invalid_request"),
+        # the path as API Gateway passes it, still percent-encoded: 40 characters, 120 encoded
+        (api_event("GET", "/jobs/" + "%C3%A9" * 40), 404, "job_not_found"),
         (api_event("GET", "/nowhere"), 404, "not_found"),
         (api_event("DELETE", "/classify"), 405, "method_not_allowed"),
         (api_event("POST", "/health"), 405, "method_not_allowed"),
@@ -70,6 +85,15 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(served, lambda_context, 
     assert (got_status, body["error"]) == (status, error)
     assert body["message"]
     assert "Traceback" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("route", ["/classify", "/jobs"])
+@pytest.mark.parametrize("body", UNPARSABLE_BODIES.values(), ids=UNPARSABLE_BODIES.keys())
+def test_a_body_python_cannot_parse_gets_the_422_of_malformed_json(served, lambda_context, route, body):
+    status, answer = call(api_event("POST", route, raw_body=body), lambda_context)
+
+    assert (status, answer["error"]) == (422, "invalid_request")
+    assert answer["details"][0]["location"][0] == "body"
 
 
 def test_validation_errors_point_at_the_field_without_echoing_it(served, lambda_context):

@@ -77,7 +77,9 @@ def test_only_the_failing_record_of_a_batch_is_retried(served, lambda_context, m
 
     monkeypatch.setattr(Bucket, "get_bytes", original)  # S3 recovers; SQS delivers the message again
     retry = [m for m in messages if m["MessageId"] in failing]
-    assert jobs.lambda_handler(served.sqs_event(served.jobs_queue_url, retry), lambda_context) == {"batchItemFailures": []}
+    assert jobs.lambda_handler(served.sqs_event(served.jobs_queue_url, retry), lambda_context) == {
+        "batchItemFailures": []
+    }
     assert status_of(unlucky, lambda_context)[1]["status"] == "done"
 
 
@@ -92,9 +94,22 @@ def test_a_job_without_a_model_is_retried_not_failed(cloud, lambda_context):
 
 @pytest.mark.parametrize(
     "request_body, reason",
-    [(None, "does not exist"), (b"{broken", "not valid JSON"), (json.dumps({"texts": []}).encode(), "1 to 10000 texts")],
+    [
+        (None, "does not exist"),
+        (b"{broken", "not valid JSON"),
+        (json.dumps({"texts": []}).encode(), "1 to 10000 texts"),
+        # validated by the model POST /jobs validates with: a text that is no string is no text
+        (
+            json.dumps(
+                {"job_id": "0123456789abcdef0123456789abcdef", "texts": ["fine", 5], "submitted_at": 1.0}
+            ).encode(),
+            "(texts)",
+        ),
+    ],
 )
-def test_a_job_that_cannot_succeed_is_failed_with_its_reason_and_not_retried(served, lambda_context, request_body, reason):
+def test_a_job_that_cannot_succeed_is_failed_with_its_reason_and_not_retried(
+    served, lambda_context, request_body, reason
+):
     job_id = "0123456789abcdef0123456789abcdef"
     if request_body is not None:
         served.put_data(f"jobs/{job_id}/request.json", request_body)
@@ -120,7 +135,10 @@ def test_a_message_that_names_no_job_is_dropped(served, lambda_context, body):
     assert served.data_keys("jobs/") == []
 
 
-@pytest.mark.parametrize("job_id", ["0123456789abcdef0123456789abcdef", "not-an-id", "..%2F..%2Fuploads%2Fsecret", "ABCDEF0123456789ABCDEF0123456789"])
+@pytest.mark.parametrize(
+    "job_id",
+    ["0123456789abcdef0123456789abcdef", "not-an-id", "..%2F..%2Fuploads%2Fsecret", "ABCDEF0123456789ABCDEF0123456789"],
+)
 def test_an_unknown_or_malformed_job_id_is_404_and_reads_nothing_else(served, lambda_context, job_id, monkeypatch):
     served.put_data("uploads/secret.jsonl", b'{"text": "private"}\n')
     read_keys = []

@@ -8,9 +8,11 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel, SqsRecordModel
 
+from functions.api_models import ErrorResponse
+from infra.local import gateway
 from infra.local.__main__ import parse_args
-from infra.local.event_source import sqs_record
 from infra.local.gateway import HttpRequest, MatchedRoute, http_response, match_route, proxy_event
+from infra.local.lambda_events import sqs_record
 from infra.local.process import LocalCloudProcess
 from infra.local.throttling import DailyQuota, TokenBucket
 from infra.settings import Throttle
@@ -68,7 +70,29 @@ def test_answer_that_is_no_proxy_response_is_a_502():
     response = http_response({"body": "no status"}, "r-1")
 
     assert response.status == 502
-    assert json.loads(response.body) == {"message": "Internal server error"}
+    assert json.loads(response.body) == {"error": "gateway_error", "message": "Internal server error"}
+
+
+LOCAL_ERRORS = {
+    "MISSING_TOKEN": (gateway.MISSING_TOKEN, 403, "no_such_route"),
+    "FORBIDDEN": (gateway.FORBIDDEN, 403, "invalid_api_key"),
+    "TOO_MANY_REQUESTS": (gateway.TOO_MANY_REQUESTS, 429, "throttled"),
+    "QUOTA_EXCEEDED": (gateway.QUOTA_EXCEEDED, 429, "quota_exceeded"),
+    "TOO_LONG": (gateway.TOO_LONG, 413, "body_too_large"),
+    "INTERNAL_ERROR": (gateway.INTERNAL_ERROR, 502, "gateway_error"),
+    "TIMED_OUT": (gateway.TIMED_OUT, 504, "timed_out"),
+}
+
+
+@pytest.mark.parametrize(("error", "status", "code"), LOCAL_ERRORS.values(), ids=LOCAL_ERRORS.keys())
+def test_the_gateways_own_answers_have_the_api_error_shape(error, status, code):
+    response = gateway.error_response(error, "r-1")
+
+    body = json.loads(response.body)
+    ErrorResponse.model_validate(body)
+    assert (response.status, body["error"]) == (status, code)
+    assert ("Content-Type", "application/json") in response.headers
+
 
 
 class FakeClock:
