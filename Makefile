@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install demo test bench-train bench-local train train-lstm clean
+.PHONY: install demo lint test bench-train bench-local train train-lstm clean
 
 install: $(INSTALLED)
 
@@ -29,7 +29,12 @@ demo: install
 	$(PY) -m model_build.demo --models $(MODELS)
 	$(PY) -m infra.local.demo --models $(MODELS)
 
-## make test: the whole suite (what .ci/run runs)
+## make lint: ruff's lint rules and its formatting, as configured in pyproject.toml (.ci/run runs it first)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make test: the whole suite (what .ci/run runs after make lint)
 test: install $(NODE_INSTALLED) $(CHROMEDRIVER)
 	$(PY) -m pytest
 

@@ -55,7 +55,8 @@ class LoadResult:
         if not self.latencies:
             return f"{total} POST /classify from {clients} clients: every one failed"
         return (
-            f"{total} POST /classify (one review, {len(REVIEW)} characters) from {clients} clients in {self.seconds:.1f} s\n"
+            f"{total} POST /classify (one review, {len(REVIEW)} characters) from {clients} clients "
+            f"in {self.seconds:.1f} s\n"
             f"  requests/s {total / self.seconds:.0f}   p50 {1000 * self.percentile(0.50):.1f} ms   "
             f"p99 {1000 * self.percentile(0.99):.1f} ms   mean {1000 * statistics.fmean(self.latencies):.1f} ms   "
             f"errors {len(self.errors)}"
@@ -102,11 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.local_cloud", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--models", type=Path, default=Path("artifacts/models"), help="local bundle folder (default: %(default)s)")
-    parser.add_argument("--state-dir", type=Path, default=Path("build/bench-local"), help="the local cloud's logs (default: %(default)s)")
+    parser.add_argument(
+        "--models", type=Path, default=Path("artifacts/models"), help="local bundle folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("build/bench-local"),
+        help="the local cloud's logs (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
-    cloud = LocalCloudProcess(api_keys=[secrets.token_urlsafe(24)], models=args.models, state_dir=args.state_dir, extra_args=["--no-throttle"])
+    cloud = LocalCloudProcess(
+        api_keys=[secrets.token_urlsafe(24)], models=args.models, state_dir=args.state_dir, extra_args=["--no-throttle"]
+    )
     try:
         with cloud:
             # one request per client first: the containers start and load the model before timing

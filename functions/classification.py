@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from functions.observability import count, milliseconds, model_metrics
 from functions.sentiment_model import Prediction, SentimentModel

@@ -12,11 +12,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-
 from functions import dependencies
-from functions.settings import get_settings
 from functions.job_service import InvalidJobMessageError, job_id_of_message, run_job
 from functions.observability import capture_lambda_handler, logger, metrics
+from functions.settings import get_settings
 
 dependencies.preload_model_during_init()  # Lambda only: the model loads during init
 
@@ -27,7 +26,9 @@ def record_handler(record: SQSRecord) -> None:
     try:
         job_id = job_id_of_message(record.body)
     except InvalidJobMessageError as error:
-        logger.error("dropped a message that names no job", extra={"message_id": record.message_id, "reason": str(error)})
+        logger.error(
+            "dropped a message that names no job", extra={"message_id": record.message_id, "reason": str(error)}
+        )
         return
     logger.append_keys(job_id=job_id)
     # SQS moves the message to the dead-letter queue after this delivery if it fails again

@@ -6,12 +6,13 @@ a botocore exception.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,7 +47,7 @@ class _PreconditionFailedError(StorageError):
     pass
 
 
-@contextmanager
+@contextlib.contextmanager
 def _translated(action: str, url: str) -> Iterator[None]:
     """botocore's errors as this module's: a missing object and a failed condition apart,
     since callers answer those; anything else a `StorageError`."""
@@ -54,7 +55,13 @@ def _translated(action: str, url: str) -> Iterator[None]:
         yield
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
-        kind = _NoSuchObjectError if code in _MISSING else _PreconditionFailedError if code in _PRECONDITION else StorageError
+        kind = (
+            _NoSuchObjectError
+            if code in _MISSING
+            else _PreconditionFailedError
+            if code in _PRECONDITION
+            else StorageError
+        )
         raise kind(f"cannot {action} {url}: {error}") from None
     except BotoCoreError as error:
         raise StorageError(f"cannot {action} {url}: {error}") from None
@@ -140,7 +147,7 @@ class Bucket:
             with self._s3("delete", batch[0]["Key"]):
                 self.client.delete_objects(Bucket=self.name, Delete={"Objects": batch, "Quiet": True})
 
-    def writer(self, key: str, content_type: str = "application/x-ndjson") -> "ObjectWriter":
+    def writer(self, key: str, content_type: str = "application/x-ndjson") -> ObjectWriter:
         return ObjectWriter(self, key, content_type)
 
 
@@ -166,7 +173,7 @@ class ObjectWriter:
     _upload_id: str | None = None
     _parts: list[dict[str, Any]] = field(default_factory=list)
 
-    def __enter__(self) -> "ObjectWriter":
+    def __enter__(self) -> ObjectWriter:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -217,7 +224,8 @@ class ObjectWriter:
         response = self._call(
             "write",
             self.bucket.client.upload_part,
-            Bucket=self.bucket.name, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer),
+            Bucket=self.bucket.name, Key=self.key, UploadId=self._upload_id, PartNumber=number,
+            Body=bytes(self._buffer),
         )  # fmt: skip
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
         self._buffer.clear()
@@ -238,10 +246,9 @@ class ObjectWriter:
     def _abort(self) -> None:
         if self._upload_id is None:
             return
-        try:
+        # a failed abort is left to the bucket's lifecycle rule: the error that led here is what matters
+        with contextlib.suppress(ClientError, BotoCoreError):
             self.bucket.client.abort_multipart_upload(Bucket=self.bucket.name, Key=self.key, UploadId=self._upload_id)
-        except (ClientError, BotoCoreError):
-            pass  # the bucket's lifecycle rule removes incomplete uploads; the original error matters
 
 
 @dataclass

@@ -7,9 +7,9 @@ the local cloud import too.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Mapping
 
 from functions import contract
 
@@ -42,7 +42,7 @@ class Settings:
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         def required(name: str) -> str:
             value = environ.get(name, "").strip()
             if not value:

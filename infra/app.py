@@ -7,7 +7,8 @@ account and region) are context keys read by `DeployConfig`; docs/deploy.md list
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import aws_cdk as cdk
 

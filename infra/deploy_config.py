@@ -9,8 +9,9 @@ Python, importable without aws_cdk.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from functions import contract
 from infra import settings
@@ -36,9 +37,7 @@ class DeployConfig:
     region: str | None = None
 
     @classmethod
-    def from_context(
-        cls, context: Callable[[str], Any], environ: Mapping[str, str]
-    ) -> "DeployConfig":
+    def from_context(cls, context: Callable[[str], Any], environ: Mapping[str, str]) -> DeployConfig:
         """``context`` is ``app.node.try_get_context``; values given with ``-c`` arrive as strings."""
         defaults = cls()
         stage = str(context("stage") or defaults.stage)

@@ -163,9 +163,7 @@ class InferenceApi(Construct):
                 integration,
                 request_validator=validator,
                 request_models=models,
-                request_parameters={
-                    f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(route.path)
-                }
+                request_parameters={f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(route.path)}
                 or None,
                 **({} if route.api_key_required else self._public_method_options()),
             )

@@ -3,7 +3,7 @@ API 5xx and latency. Every alarm notifies one SNS topic (and an e-mail address, 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw

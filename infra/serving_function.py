@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import aws_cdk as cdk
 import jsii
@@ -116,4 +116,3 @@ class ServingFunction(Construct):
             "The package's wheels are built for CPython 3.12 (serving_package.py); a newer runtime "
             "means rebuilding and testing them, not a setting to flip.",
         )
-

@@ -27,7 +27,9 @@ class StorageStack(cdk.Stack):
 
 
 class ServiceStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, storage: StorageStack, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, storage: StorageStack, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.add_stack_dependency(storage, "imports its buckets")
         serving = ServingResources(
@@ -71,7 +73,9 @@ class TrainingStack(cdk.Stack):
     def availability_zones(self) -> list[str]:
         return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(2)]
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, storage: StorageStack, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeployConfig, storage: StorageStack, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.add_stack_dependency(storage, "imports its buckets")
         training = TrainingJob(

@@ -73,7 +73,11 @@ class TrainingJob(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(service_log_group(self, "FlowLogs")),
         )
         instances = ec2.SecurityGroup(
-            self, "Instances", vpc=vpc, description="GPU training instances: no inbound traffic", allow_all_outbound=True
+            self,
+            "Instances",
+            vpc=vpc,
+            description="GPU training instances: no inbound traffic",
+            allow_all_outbound=True,
         )
         compute = batch.ManagedEc2EcsComputeEnvironment(
             self,

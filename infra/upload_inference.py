@@ -57,6 +57,8 @@ class UploadInference(Construct):
             if handler.node.id.startswith(NOTIFICATIONS_HANDLER_ID):
                 acknowledge(
                     handler,
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                    "CDK's own handler that sets bucket notifications at deploy time; it only writes its logs with this policy.",
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "CDK's own handler that sets bucket notifications at deploy time; it only writes its logs "
+                    "with this policy.",
                 )

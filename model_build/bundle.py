@@ -22,7 +22,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +51,10 @@ class Pointer:
     published_at: str
 
     def to_json(self) -> bytes:
-        return json_bytes(
-            {"version": self.version, "card_sha256": self.card_sha256, "published_at": self.published_at}
-        )
+        return json_bytes({"version": self.version, "card_sha256": self.card_sha256, "published_at": self.published_at})
 
     @classmethod
-    def from_json(cls, data: bytes) -> "Pointer":
+    def from_json(cls, data: bytes) -> Pointer:
         raw = _load_object(data, POINTER_FILE)
         try:
             version, card_sha256 = raw["version"], raw["card_sha256"]
@@ -71,7 +69,7 @@ class Pointer:
 
 def new_version(architecture: str, now: datetime | None = None) -> str:
     """Sortable and unique: ``20261128T133500Z-bow-1a2b3c``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{architecture.lower()}-{secrets.token_hex(3)}"
 
 
@@ -80,7 +78,7 @@ def is_valid_version(version: str) -> bool:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -101,10 +99,7 @@ def json_bytes(value: Any) -> bytes:
 
 def describe_files(folder: Path, names: tuple[str, ...] = DATA_FILES) -> dict[str, dict[str, Any]]:
     """``{name: {"sha256": ..., "bytes": ...}}`` for the card."""
-    return {
-        name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-        for name in names
-    }
+    return {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in names}
 
 
 def verify_file(card: dict[str, Any], name: str, data_or_path: bytes | Path) -> None:
@@ -112,9 +107,7 @@ def verify_file(card: dict[str, Any], name: str, data_or_path: bytes | Path) -> 
     expected = card.get("files", {}).get(name, {}).get("sha256")
     if not expected:
         raise BundleError(f"the card of {card.get('version')} records no sha256 for {name}")
-    actual = (
-        sha256_bytes(data_or_path) if isinstance(data_or_path, bytes) else sha256_file(data_or_path)
-    )
+    actual = sha256_bytes(data_or_path) if isinstance(data_or_path, bytes) else sha256_file(data_or_path)
     if actual != expected:
         raise BundleError(f"{name} of {card.get('version')} fails verification (sha256 {actual[:12]}…)")
 

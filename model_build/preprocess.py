@@ -33,8 +33,8 @@ import html
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -57,8 +57,7 @@ _MIX_2 = np.uint64(0x94D049BB133111EB)
 # Token hash: sum of code_point[k] * _TOKEN_BASE**k modulo 2**64 (odd base, so invertible).
 _TOKEN_BASE = 0xD6E8FEB86659FD93
 _POSITION_MULTIPLIERS = tuple(
-    np.uint64(m)
-    for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+    np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
 )
 MAX_NGRAM_ORDER = len(_POSITION_MULTIPLIERS)
 # `Preprocessor.encode_many` works on this many characters at a time at most: its arrays take
@@ -92,12 +91,12 @@ class PreprocessConfig:
             )
         if not isinstance(self.num_buckets, int) or not 2 <= self.num_buckets <= 1 << 30:
             raise PreprocessConfigError("num_buckets must be an integer from 2 to 2**30")
-        if not self.ngram_orders or any(
-            not 1 <= n <= MAX_NGRAM_ORDER for n in self.ngram_orders
-        ) or len(set(self.ngram_orders)) != len(self.ngram_orders):
-            raise PreprocessConfigError(
-                f"ngram_orders must be distinct integers from 1 to {MAX_NGRAM_ORDER}"
-            )
+        if (
+            not self.ngram_orders
+            or any(not 1 <= n <= MAX_NGRAM_ORDER for n in self.ngram_orders)
+            or len(set(self.ngram_orders)) != len(self.ngram_orders)
+        ):
+            raise PreprocessConfigError(f"ngram_orders must be distinct integers from 1 to {MAX_NGRAM_ORDER}")
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             raise PreprocessConfigError("max_tokens must be a positive integer")
         if len(self.labels) < 2:
@@ -107,7 +106,7 @@ class PreprocessConfig:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "PreprocessConfig":
+    def from_json(cls, text: str | bytes) -> PreprocessConfig:
         try:
             raw = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
@@ -272,7 +271,7 @@ class Preprocessor:
         self._order_salts = {n: np.uint64(n * 0x100000001B3) for n in config.ngram_orders}
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Preprocessor":
+    def from_json(cls, text: str | bytes) -> Preprocessor:
         return cls(PreprocessConfig.from_json(text))
 
     def encode(self, text: str) -> np.ndarray:

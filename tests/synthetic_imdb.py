@@ -11,12 +11,18 @@ POSITIVE = ["great", "wonderful", "superb", "moving", "brilliant", "loved", "del
 NEGATIVE = ["awful", "boring", "terrible", "dull", "waste", "hated", "clumsy", "mess"]
 # Train arguments for a small and fast, but real, model: train -> ONNX -> int8 -> bundle.
 TINY_TRAIN_ARGS = [
-    "--set", "num_buckets=4096",
-    "--set", "embed_dim=8",
-    "--epochs", "5",
-    "--learning-rate", "0.05",
-    "--batch-size", "16",
-    "--min-accuracy", "0.7",
+    "--set",
+    "num_buckets=4096",
+    "--set",
+    "embed_dim=8",
+    "--epochs",
+    "5",
+    "--learning-rate",
+    "0.05",
+    "--batch-size",
+    "16",
+    "--min-accuracy",
+    "0.7",
     "--no-progress",
 ]
 NEUTRAL = ["the", "film", "movie", "plot", "actor", "scene", "story", "camera", "music", "and", "a", "was", "it"]

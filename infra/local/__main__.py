@@ -35,7 +35,9 @@ PASSED_THROUGH = ("MODEL_REFRESH_SECONDS", "UPLOAD_CHUNK_BYTES", "LOG_LEVEL")
 
 def parse_args(argv: list[str] | None) -> LocalCloudConfig:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback only)"
+    )
     parser.add_argument("--api-port", type=int, default=3000, help="the API (default: %(default)s)")
     parser.add_argument("--aws-port", type=int, default=4566, help="moto's S3 and SQS (default: %(default)s)")
     parser.add_argument(
@@ -43,12 +45,30 @@ def parse_args(argv: list[str] | None) -> LocalCloudConfig:
         action="append",
         dest="api_keys",
         metavar="KEY",
-        help="an API key of the usage plan (20 to 128 characters; repeat for several clients); default: a new random key",
+        help="an API key of the usage plan (20 to 128 characters; repeat for several clients); "
+        "default: a new random key",
     )
-    parser.add_argument("--models", type=Path, default=Path("artifacts/models"), help="local bundle folder to publish; trained there if it has none (default: %(default)s)")
-    parser.add_argument("--state-dir", type=Path, default=Path("build/local-cloud"), help="logs and the containers' /tmp (default: %(default)s)")
-    parser.add_argument("--concurrency", type=int, default=2, help="containers of each function at most (default: %(default)s)")
-    parser.add_argument("--retry-after", type=int, default=2, help="seconds before a failed SQS record is retried (AWS: the visibility timeout; default: %(default)s)")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=Path("artifacts/models"),
+        help="local bundle folder to publish; trained there if it has none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("build/local-cloud"),
+        help="logs and the containers' /tmp (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="containers of each function at most (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=int,
+        default=2,
+        help="seconds before a failed SQS record is retried (AWS: the visibility timeout; default: %(default)s)",
+    )
     parser.add_argument("--no-throttle", action="store_true", help="no usage plan or stage throttling (for load tests)")
     args = parser.parse_args(argv)
     api_keys = tuple(args.api_keys or [secrets.token_urlsafe(24)])
@@ -68,7 +88,9 @@ def parse_args(argv: list[str] | None) -> LocalCloudConfig:
         throttled=not args.no_throttle,
         retry_after_seconds=args.retry_after,
         function_environment={
-            name: value for name, value in os.environ.items() if name in PASSED_THROUGH or name.startswith("POWERTOOLS_")
+            name: value
+            for name, value in os.environ.items()
+            if name in PASSED_THROUGH or name.startswith("POWERTOOLS_")
         },
     )
 
@@ -85,9 +107,9 @@ def banner(cloud: LocalCloud) -> str:
     return f"""
 {READY_LINE}: serving model {cloud.model_version}
 
-  API       {config.api_url}  (routes: {', '.join(f'{r.method} {r.path}' for r in contract.ROUTES)})
+  API       {config.api_url}  (routes: {", ".join(f"{r.method} {r.path}" for r in contract.ROUTES)})
   docs      {config.api_url}/docs  (Swagger UI, no key needed to open it; Authorize with a key to call the API)
-  API keys  {', '.join(config.api_keys)}  (header x-api-key; throttling {throttle})
+  API keys  {", ".join(config.api_keys)}  (header x-api-key; throttling {throttle})
   S3, SQS   {config.aws_endpoint}  (moto; any credentials, region {REGION})
   buckets   s3://{names.model_bucket}/{contract.MODEL_PREFIX}  s3://{names.data_bucket}/{{{contract.UPLOADS_PREFIX},{contract.RESULTS_PREFIX},{contract.JOBS_PREFIX}}}
   queues    {names.jobs.url}  {names.uploads.url}  (DLQs: *-dlq)
@@ -96,7 +118,8 @@ def banner(cloud: LocalCloud) -> str:
 Try it:
   curl -s {config.api_url}/classify -H 'x-api-key: {key}' -H 'content-type: application/json' \\
        -d '{{"texts": ["A wonderful, moving film.", "Dull and far too long."]}}'
-  curl -s {config.api_url}/jobs -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{{"texts": ["Loved it."]}}'
+  curl -s {config.api_url}/jobs -H 'x-api-key: {key}' -H 'content-type: application/json' \\
+       -d '{{"texts": ["Loved it."]}}'
   curl -s {config.api_url}/jobs/JOB_ID -H 'x-api-key: {key}'
 
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={REGION}

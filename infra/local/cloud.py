@@ -89,11 +89,23 @@ class LocalCloud:
             for queue in (settings.JOBS_QUEUE, settings.UPLOADS_QUEUE)
         )
         api, jobs, uploads = (
-            FunctionPool(FunctionConfig(name, function, concurrency), function_environment, config.logs_dir, self._scratch_dir)
+            FunctionPool(
+                FunctionConfig(name, function, concurrency), function_environment, config.logs_dir, self._scratch_dir
+            )
             for name, function, concurrency, function_environment in (
                 ("api", settings.API_FUNCTION, config.concurrency, environment),
-                ("jobs", settings.JOBS_QUEUE.consumer, min(config.concurrency, settings.JOBS_QUEUE.max_concurrency), jobs_environment),
-                ("uploads", settings.UPLOADS_QUEUE.consumer, min(config.concurrency, settings.UPLOADS_QUEUE.max_concurrency), uploads_environment),
+                (
+                    "jobs",
+                    settings.JOBS_QUEUE.consumer,
+                    min(config.concurrency, settings.JOBS_QUEUE.max_concurrency),
+                    jobs_environment,
+                ),
+                (
+                    "uploads",
+                    settings.UPLOADS_QUEUE.consumer,
+                    min(config.concurrency, settings.UPLOADS_QUEUE.max_concurrency),
+                    uploads_environment,
+                ),
             )
         )
         self._functions = [api, jobs, uploads]
@@ -104,7 +116,8 @@ class LocalCloud:
         for poller in self._pollers:
             poller.start()
 
-        self._access_log = open(config.logs_dir / "api-access.log", "a", buffering=1)
+        # open for the cloud's life; stop() closes it
+        self._access_log = open(config.logs_dir / "api-access.log", "a", buffering=1)  # noqa: SIM115
         plan = UsagePlan(config.api_keys, throttled=config.throttled)
         self._gateway = ApiGateway(api, plan, lambda line: self._access_log.write(line + "\n"))
         self._server = GatewayServer(self._gateway, config.host, config.api_port)

@@ -17,14 +17,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from functions.contract import APP_NAME
 from infra.local.resources import ACCOUNT_ID, REGION
 from infra.settings import FunctionSettings
-from functions.contract import APP_NAME
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class LambdaContext:
 class FunctionPool:
     """The containers of one function; `invoke` runs one event in an idle (or a new) container."""
 
-    def __init__(self, config: FunctionConfig, environment: Mapping[str, str], logs_dir: Path, scratch_dir: Path) -> None:
+    def __init__(
+        self, config: FunctionConfig, environment: Mapping[str, str], logs_dir: Path, scratch_dir: Path
+    ) -> None:
         self.config = config
         logs_dir.mkdir(parents=True, exist_ok=True)
         scratch_dir.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,9 @@ class DemoClient:
         environment = {**os.environ, **resources.LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": resources.REGION}
         completed = subprocess.run(command, capture_output=True, text=True, env=environment)
         if check and completed.returncode != 0:
-            raise subprocess.CalledProcessError(completed.returncode, ["aws", *arguments], completed.stdout, completed.stderr)
+            raise subprocess.CalledProcessError(
+                completed.returncode, ["aws", *arguments], completed.stdout, completed.stderr
+            )
         return completed
 
 
@@ -116,17 +118,33 @@ def upload(client: DemoClient, work_dir: Path) -> None:
     summary_key = f"{contract.RESULTS_PREFIX}{source.name}.summary.json"
 
     print(f"waiting for {data}/{summary_key} …", flush=True)
-    poll_until(lambda: client.aws_succeeds("s3", "ls", f"{data}/{summary_key}"), timeout=TIMEOUT_SECONDS, what=f"{data}/{summary_key}")
+    poll_until(
+        lambda: client.aws_succeeds("s3", "ls", f"{data}/{summary_key}"),
+        timeout=TIMEOUT_SECONDS,
+        what=f"{data}/{summary_key}",
+    )
     print(client.aws("s3", "ls", f"{data}/{contract.RESULTS_PREFIX}{source.name}").rstrip())
     print(client.aws("s3", "cp", f"{data}/{contract.RESULTS_PREFIX}{source.name}.predictions.jsonl", "-").rstrip())
     document = json.loads(client.aws("s3", "cp", f"{data}/{summary_key}", "-"))
-    print(json.dumps({name: document[name] for name in ("status", "lines", "classified", "errors", "labels", "error_lines", "model_version")}, indent=2))
+    print(
+        json.dumps(
+            {
+                name: document[name]
+                for name in ("status", "lines", "classified", "errors", "labels", "error_lines", "model_version")
+            },
+            indent=2,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=Path, default=Path("artifacts/models"), help="local bundle folder (default: %(default)s)")
-    parser.add_argument("--state-dir", type=Path, default=Path("build/local-cloud-demo"), help="logs (default: %(default)s)")
+    parser.add_argument(
+        "--models", type=Path, default=Path("artifacts/models"), help="local bundle folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path("build/local-cloud-demo"), help="logs (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     cloud = LocalCloudProcess(
@@ -136,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         api_port=free_port(3000),
         aws_port=free_port(4566),
     )
-    step(f"starting the local cloud: python -m infra.local --api-port {cloud.api_port} --aws-port {cloud.aws_port} --api-key $API_KEY")
+    ports = f"--api-port {cloud.api_port} --aws-port {cloud.aws_port}"
+    step(f"starting the local cloud: python -m infra.local {ports} --api-key $API_KEY")
     try:
         with cloud, tempfile.TemporaryDirectory() as work_dir:
             print(f"API {cloud.api_url}, S3 and SQS {cloud.aws_endpoint}, API_KEY={cloud.api_keys[0]}")
@@ -148,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             step("stopping the local cloud (SIGTERM)")
     except (LocalCloudError, TimeoutError, requests.RequestException, subprocess.CalledProcessError) as error:
         print(f"error: {error} {getattr(error, 'stderr', '') or ''}", file=sys.stderr)
-        print(f"the local cloud's output: {cloud.output_path}; the functions' logs: {args.state_dir / 'logs'}", file=sys.stderr)
+        print(
+            f"the local cloud's output: {cloud.output_path}; the functions' logs: {args.state_dir / 'logs'}",
+            file=sys.stderr,
+        )
         return 1
     print(f"stopped. The functions' logs are in {args.state_dir / 'logs'}/")
     return 0

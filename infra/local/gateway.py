@@ -23,10 +23,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as InvocationTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from functions import contract
@@ -160,9 +161,13 @@ def http_response(result: Any, request_id: str) -> HttpResponse:
     """The HTTP response for the function's answer; a 502 when it is not a proxy response."""
     try:
         status = int(result["statusCode"])
-        headers = [(name, str(value)) for name, values in (result.get("multiValueHeaders") or {}).items() for value in values]
+        headers = [
+            (name, str(value)) for name, values in (result.get("multiValueHeaders") or {}).items() for value in values
+        ]
         named = {name.lower() for name, _ in headers}
-        headers += [(name, str(value)) for name, value in (result.get("headers") or {}).items() if name.lower() not in named]
+        headers += [
+            (name, str(value)) for name, value in (result.get("headers") or {}).items() if name.lower() not in named
+        ]
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     except (TypeError, KeyError, ValueError, AttributeError):
@@ -237,7 +242,11 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._send(error_response(TOO_LONG, str(uuid.uuid4())))
             self.close_connection = True
             return
-        body = self._read_chunked() if "chunked" in self.headers.get("Transfer-Encoding", "").lower() else self.rfile.read(length)
+        body = (
+            self._read_chunked()
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            else self.rfile.read(length)
+        )
         request = HttpRequest(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         self._send(self.gateway.handle(request))
 
@@ -289,7 +298,9 @@ class GatewayServer:
 
     def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
         handler = type("GatewayHandler", (_HttpHandler,), {"gateway": gateway})
-        server_class = type("GatewayHttpServer", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True})
+        server_class = type(
+            "GatewayHttpServer", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True}
+        )
         self._server = server_class((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
 

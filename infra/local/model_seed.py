@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.settings import TRAINING
 from functions.contract import MODEL_PREFIX
+from infra.settings import TRAINING
 from model_build import bundle
 from model_build.storage import open_location
 

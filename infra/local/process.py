@@ -11,8 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 HOST = "127.0.0.1"
 POLL_INTERVAL_SECONDS = 0.1
@@ -139,7 +140,7 @@ class LocalCloudProcess:
         if code != 0:
             raise LocalCloudError(f"the local cloud stopped with {code}:\n{self.output()}")
 
-    def __enter__(self) -> "LocalCloudProcess":
+    def __enter__(self) -> LocalCloudProcess:
         self.start()
         return self
 

@@ -63,7 +63,9 @@ class LocalCloudUser:
 
     def upload_results(self, name: str, timeout: float = 60) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Waits for ``results/<name>.summary.json``; the summary and the prediction lines."""
-        summary = poll_until(lambda: self.data_object(f"results/{name}.summary.json"), timeout=timeout, what=f"the summary of {name}")
+        summary = poll_until(
+            lambda: self.data_object(f"results/{name}.summary.json"), timeout=timeout, what=f"the summary of {name}"
+        )
         predictions = self.data_object(f"results/{name}.predictions.jsonl") or b""
         return json.loads(summary), [json.loads(line) for line in predictions.decode().splitlines()]
 

@@ -17,7 +17,6 @@ from infra.local.process import poll_until
 from model_build import bundle
 from model_build.storage import open_location
 
-
 pytestmark = pytest.mark.e2e
 
 # below the client's usage-plan rate, so the flow is never throttled

@@ -12,7 +12,6 @@ from infra import settings
 from infra.local import resources
 from infra.local.process import poll_until
 
-
 pytestmark = pytest.mark.e2e
 
 
@@ -55,7 +54,9 @@ def test_poison_job_ends_in_the_dead_letter_queue_and_reads_as_failed(local_clou
         Body=json.dumps({"job_id": job_id, "texts": ["a fine film"]}).encode(),
         StorageClass="GLACIER",
     )
-    local_cloud.sqs.send_message(QueueUrl=local_cloud.queue_url(resources.JOBS_QUEUE), MessageBody=json.dumps({"job_id": job_id}))
+    local_cloud.sqs.send_message(
+        QueueUrl=local_cloud.queue_url(resources.JOBS_QUEUE), MessageBody=json.dumps({"job_id": job_id})
+    )
     dead_letter_url = local_cloud.queue_url(resources.JOBS_QUEUE + resources.DEAD_LETTER_SUFFIX)
 
     # WHEN every delivery fails, THEN SQS moves it to the DLQ after the configured receive count

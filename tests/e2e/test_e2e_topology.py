@@ -17,7 +17,9 @@ QUEUES = {resources.JOBS_QUEUE: settings.JOBS_QUEUE, resources.UPLOADS_QUEUE: se
 
 @pytest.mark.parametrize("name", QUEUES)
 def test_work_queue_redrives_to_its_dlq_after_the_configured_receive_count(local_cloud, name):
-    attributes = local_cloud.sqs.get_queue_attributes(QueueUrl=local_cloud.queue_url(name), AttributeNames=["All"])["Attributes"]
+    attributes = local_cloud.sqs.get_queue_attributes(QueueUrl=local_cloud.queue_url(name), AttributeNames=["All"])[
+        "Attributes"
+    ]
     dead_letter_arn = local_cloud.sqs.get_queue_attributes(
         QueueUrl=local_cloud.queue_url(name + resources.DEAD_LETTER_SUFFIX), AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]

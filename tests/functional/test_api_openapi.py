@@ -76,4 +76,3 @@ def test_the_body_cap_is_documented_in_bytes(document):
     description = document["paths"]["/classify"]["post"]["responses"]["413"]["description"]
 
     assert f"{contract.MAX_BODY_BYTES:,}" in description
-

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 import boto3
 import pytest

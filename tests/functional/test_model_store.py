@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from urllib3.exceptions import ProtocolError
-
 from serving_harness import api_event, response_json
+from urllib3.exceptions import ProtocolError
 
 from functions import api, dependencies
 from functions.clients import s3_client
@@ -82,7 +81,9 @@ def test_the_pointer_is_read_again_only_after_the_refresh_interval(served, make_
         ({"files": {bundle.PREPROCESS_FILE: b'{"format": 99}'}}, "format"),
     ],
 )
-def test_a_bad_bundle_is_refused_and_the_last_good_model_keeps_serving(served, make_store, clock, capsys, caplog, damage, reason):
+def test_a_bad_bundle_is_refused_and_the_last_good_model_keeps_serving(
+    served, make_store, clock, capsys, caplog, damage, reason
+):
     store = make_store(refresh_seconds=0)
     store.current()
 
@@ -143,7 +144,6 @@ def test_an_unreadable_bucket_leaves_the_loaded_model_serving(served, make_store
     assert store.current().version == served.version
 
 
-
 class _DroppedConnection:
     """A response body whose connection drops after the first block, as urllib3 reports it."""
 
@@ -179,7 +179,9 @@ def dropped_model_downloads(served):
     events.unregister("after-call.s3.GetObject", break_body)
 
 
-def test_a_download_that_breaks_midway_leaves_the_loaded_model_serving(served, make_store, clock, dropped_model_downloads, caplog):
+def test_a_download_that_breaks_midway_leaves_the_loaded_model_serving(
+    served, make_store, clock, dropped_model_downloads, caplog
+):
     store = make_store(refresh_seconds=0)
     dropped_model_downloads["on"] = False
     store.current()
@@ -192,7 +194,9 @@ def test_a_download_that_breaks_midway_leaves_the_loaded_model_serving(served, m
     assert "cannot refresh the model" in [record.getMessage() for record in caplog.records]
 
 
-def test_failed_refreshes_back_off_instead_of_retrying_on_every_request(served, make_store, clock, dropped_model_downloads):
+def test_failed_refreshes_back_off_instead_of_retrying_on_every_request(
+    served, make_store, clock, dropped_model_downloads
+):
     store = make_store(refresh_seconds=0)
     dropped_model_downloads["on"] = False
     store.current()
@@ -217,7 +221,9 @@ def test_failed_refreshes_back_off_instead_of_retrying_on_every_request(served, 
     assert store.current().version == newer
 
 
-def test_a_cache_folder_that_cannot_be_written_leaves_the_loaded_model_serving(served, make_store, clock, tmp_path, capsys):
+def test_a_cache_folder_that_cannot_be_written_leaves_the_loaded_model_serving(
+    served, make_store, clock, tmp_path, capsys
+):
     store = make_store(refresh_seconds=0)
     store.current()
     newer = served.publish_variant(served.version)
@@ -234,7 +240,9 @@ def test_a_cache_folder_that_cannot_be_written_leaves_the_loaded_model_serving(s
     assert store.current().version == newer
 
 
-def test_without_a_model_a_failing_refresh_answers_unavailable_not_an_error(served, make_store, dropped_model_downloads):
+def test_without_a_model_a_failing_refresh_answers_unavailable_not_an_error(
+    served, make_store, dropped_model_downloads
+):
     with pytest.raises(ModelUnavailableError, match="ProtocolError"):
         make_store().current()
 
@@ -258,7 +266,9 @@ def test_in_lambda_the_model_is_loaded_during_init_before_any_request(served, mo
     assert response_json(response)["model_version"] == served.version
 
 
-def test_a_failed_load_during_init_is_tried_again_by_the_first_request(cloud, tiny_bundle_root, monkeypatch, lambda_context, caplog):
+def test_a_failed_load_during_init_is_tried_again_by_the_first_request(
+    cloud, tiny_bundle_root, monkeypatch, lambda_context, caplog
+):
     monkeypatch.setenv(dependencies.LAMBDA_INIT_VARIABLE, "on-demand")
     dependencies.preload_model_during_init().join(timeout=60)  # nothing is published yet
     assert "could not load the model during init" in [record.getMessage() for record in caplog.records]

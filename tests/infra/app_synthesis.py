@@ -32,6 +32,5 @@ def synthesize(outdir: Path, **context) -> cx_api.CloudAssembly:
 def templates_of(assembly: cx_api.CloudAssembly, config: DeployConfig) -> dict[str, Template]:
     """``{"Storage": Template, "Service": ..., "Training": ...}``."""
     return {
-        part: Template.from_json(assembly.get_stack_by_name(config.stack_name(part)).template)
-        for part in STACK_PARTS
+        part: Template.from_json(assembly.get_stack_by_name(config.stack_name(part)).template) for part in STACK_PARTS
     }

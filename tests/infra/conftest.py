@@ -6,8 +6,8 @@ Synthesis runs cdk-nag, so a fixture that returns at all proves the app nag-clea
 from __future__ import annotations
 
 import pytest
-
 from app_synthesis import synthesize, templates_of  # first: it quiets jsii before aws_cdk loads
+
 from infra.deploy_config import DeployConfig
 
 

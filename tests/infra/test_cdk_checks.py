@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from app_synthesis import cdk_json_context
 from aws_cdk import aws_sqs as sqs
 
-from app_synthesis import cdk_json_context
 from infra.app import build_app
 from infra.deploy_config import DeployConfig
 
@@ -64,7 +64,15 @@ def test_cfn_lint_finds_nothing_in_any_template(assembly):
     templates = sorted(str(path) for path in Path(assembly.directory).glob("*.template.json"))
     assert len(templates) == 3
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--ignore-checks", *CFN_LINT_IGNORED, "--", *templates],
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "--ignore-checks",
+            *CFN_LINT_IGNORED,
+            "--",
+            *templates,
+        ],
         capture_output=True,
         text=True,
     )

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-
 from app_synthesis import synthesize, templates_of
+from template_queries import resources
+
 from functions import contract
 from infra.deploy_config import DeployConfig
-from template_queries import resources
 
 pytestmark = pytest.mark.infra
 
@@ -52,9 +52,12 @@ def test_a_concrete_environment_needs_no_lookup_in_aws(configured):
 def test_iam_auth_makes_every_route_require_a_signature_and_still_a_key(templates):
     methods = resources(templates["Service"], "AWS::ApiGateway::Method").values()
     # the OpenAPI document and the docs page stay open to browsers, which cannot sign (docs/serving.md)
-    assert sorted(
-        (method["Properties"]["AuthorizationType"], method["Properties"]["ApiKeyRequired"]) for method in methods
-    ) == [("AWS_IAM", True)] * 5 + [("NONE", False)] * 2
+    assert (
+        sorted(
+            (method["Properties"]["AuthorizationType"], method["Properties"]["ApiKeyRequired"]) for method in methods
+        )
+        == [("AWS_IAM", True)] * 5 + [("NONE", False)] * 2
+    )
 
 
 def test_the_stage_is_the_api_stage(templates):
@@ -70,7 +73,9 @@ def test_functions_run_on_the_chosen_architecture(templates):
 
 def test_data_expires_after_the_chosen_retention(templates):
     (data_bucket,) = [
-        bucket for logical_id, bucket in resources(templates["Storage"], "AWS::S3::Bucket").items() if "DataBucket" in logical_id
+        bucket
+        for logical_id, bucket in resources(templates["Storage"], "AWS::S3::Bucket").items()
+        if "DataBucket" in logical_id
     ]
     rules = data_bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     data_prefixes = {contract.UPLOADS_PREFIX, contract.RESULTS_PREFIX, contract.JOBS_PREFIX}

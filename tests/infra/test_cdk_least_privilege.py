@@ -4,10 +4,10 @@ cannot see the data, each worker writes only its own prefix."""
 from __future__ import annotations
 
 import pytest
+from template_queries import allowed_resources, function_for_handler, policy_statements, resources, role_of
 
 from functions import contract
 from infra import settings
-from template_queries import allowed_resources, function_for_handler, policy_statements, resources, role_of
 
 pytestmark = pytest.mark.infra
 
@@ -33,14 +33,20 @@ def _function_statements(templates, handler):
 
 
 def _prefixes(resources_: list[str], bucket: str) -> set[str]:
-    return {resource.removeprefix(f"{bucket}/").removesuffix("*") for resource in resources_ if resource.startswith(f"{bucket}/")}
+    return {
+        resource.removeprefix(f"{bucket}/").removesuffix("*")
+        for resource in resources_
+        if resource.startswith(f"{bucket}/")
+    }
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_no_function_can_write_or_delete_a_model(templates, handler):
     statements = _function_statements(templates, handler)
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy"):
-        touched = [resource for resource in allowed_resources(statements, action) if MODELS in resource or resource == "*"]
+        touched = [
+            resource for resource in allowed_resources(statements, action) if MODELS in resource or resource == "*"
+        ]
         assert touched == [], f"{handler} may {action} on {touched}"
 
 

@@ -4,9 +4,9 @@ the alarm topic; and a dashboard."""
 from __future__ import annotations
 
 import pytest
+from template_queries import event_source_for, function_for_handler, resources
 
 from infra import settings
-from template_queries import event_source_for, function_for_handler, resources
 
 pytestmark = pytest.mark.infra
 

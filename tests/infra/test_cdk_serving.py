@@ -4,10 +4,10 @@ visibility timeouts, partial batch responses, the upload notification."""
 from __future__ import annotations
 
 import pytest
+from template_queries import event_source_for, function_for_handler, resources
 
 from functions import contract
 from infra import settings
-from template_queries import event_source_for, function_for_handler, resources
 
 pytestmark = pytest.mark.infra
 
@@ -65,7 +65,7 @@ def test_every_function_gets_the_contract_environment(service):
     for name, function_settings in HANDLERS.items():
         _, function = function_for_handler(service, function_settings.handler)
         variables = function["Properties"]["Environment"]["Variables"]
-        assert CONTRACT_VARIABLES <= set(variables), name
+        assert set(variables) >= CONTRACT_VARIABLES, name
         assert variables["MODEL_PREFIX"] == contract.MODEL_PREFIX
         assert variables["MODEL_REFRESH_SECONDS"] == str(contract.MODEL_REFRESH_SECONDS)
         assert variables["MODEL_BUCKET"] == {"Fn::ImportValue": "Sentiment-dev-Storage-ModelsBucketName"}
@@ -153,6 +153,4 @@ def test_only_the_data_bucket_may_send_to_the_uploads_queue(service):
     ]
     (grant,) = grants
     assert grant["Principal"] == {"Service": "s3.amazonaws.com"}
-    assert grant["Condition"]["ArnLike"]["aws:SourceArn"] == {
-        "Fn::ImportValue": "Sentiment-dev-Storage-DataBucketArn"
-    }
+    assert grant["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::ImportValue": "Sentiment-dev-Storage-DataBucketArn"}

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from template_queries import resources
 
 from infra import settings
-from template_queries import resources
 
 pytestmark = pytest.mark.infra
 
@@ -105,4 +105,3 @@ def test_instances_take_no_inbound_traffic_and_need_no_nat_gateway(training):
     assert "SecurityGroupIngress" not in group["Properties"]
     assert resources(training, "AWS::EC2::NatGateway") == {}
     assert len(resources(training, "AWS::EC2::FlowLog")) == 1
-

@@ -34,9 +34,12 @@ def _imported_modules(path: Path) -> set[str]:
 def _under_type_checking(node: ast.AST, path: Path) -> bool:
     tree = ast.parse(path.read_text())
     for block in ast.walk(tree):
-        if isinstance(block, ast.If) and ast.unparse(block.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}:
-            if any(isinstance(inner, ast.ImportFrom) and inner.module == node.module for inner in ast.walk(block)):
-                return True
+        if (
+            isinstance(block, ast.If)
+            and ast.unparse(block.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+            and any(isinstance(inner, ast.ImportFrom) and inner.module == node.module for inner in ast.walk(block))
+        ):
+            return True
     return False
 
 

@@ -29,14 +29,20 @@ def test_route_template_matches_and_decodes_its_path_parameter():
     assert match_route("GET", "/jobs/ab%20c") == MatchedRoute("/jobs/{job_id}", {"job_id": "ab c"})
 
 
-@pytest.mark.parametrize(("method", "path"), [("DELETE", "/classify"), ("GET", "/jobs/"), ("GET", "/jobs/a/b"), ("GET", "/nothing")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("DELETE", "/classify"), ("GET", "/jobs/"), ("GET", "/jobs/a/b"), ("GET", "/nothing")]
+)
 def test_undeclared_method_or_path_matches_no_route(method, path):
     assert match_route(method, path) is None
 
 
 def test_proxy_event_is_a_valid_rest_proxy_event_v1():
     request = HttpRequest(
-        "GET", "/jobs/abc?verbose=1&tag=a&tag=b", [("Accept", "a"), ("Accept", "b"), ("User-Agent", "curl/8")], b"", "127.0.0.1"
+        "GET",
+        "/jobs/abc?verbose=1&tag=a&tag=b",
+        [("Accept", "a"), ("Accept", "b"), ("User-Agent", "curl/8")],
+        b"",
+        "127.0.0.1",
     )
 
     event = _event(request)
@@ -58,7 +64,12 @@ def test_body_that_is_not_utf8_reaches_the_function_base64_encoded():
 
 
 def test_function_answer_becomes_the_http_response():
-    answer = {"statusCode": 202, "headers": {"Content-Type": "application/json"}, "body": '{"a": 1}', "isBase64Encoded": False}
+    answer = {
+        "statusCode": 202,
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"a": 1}',
+        "isBase64Encoded": False,
+    }
 
     response = http_response(answer, "r-1")
 
@@ -94,7 +105,6 @@ def test_the_gateways_own_answers_have_the_api_error_shape(error, status, code):
     assert ("Content-Type", "application/json") in response.headers
 
 
-
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -127,7 +137,12 @@ def test_received_message_becomes_a_valid_sqs_event_record():
         "ReceiptHandle": "h-1",
         "Body": "{}",
         "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
-        "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "s", "ApproximateFirstReceiveTimestamp": "1"},
+        "Attributes": {
+            "ApproximateReceiveCount": "2",
+            "SentTimestamp": "1",
+            "SenderId": "s",
+            "ApproximateFirstReceiveTimestamp": "1",
+        },
         "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "chunk"}},
     }
 

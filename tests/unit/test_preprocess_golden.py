@@ -39,7 +39,20 @@ CONFIGS = [
 
 # Characters that exercise every rule: words, inner and outer apostrophes, the underscore,
 # punctuation, accents, combining marks, CJK, emoji, Unicode digits and spaces, a surrogate.
-ALPHABET = list("ab z'  '_-.!0&;<>") + ["é", "ß", "\u0301", "好", "😀", "\u2028", "\u00a0", "\ud800", "٣", "Ⅻ", "\u3000", "\x96"]
+ALPHABET = list("ab z'  '_-.!0&;<>") + [
+    "é",
+    "ß",
+    "\u0301",
+    "好",
+    "😀",
+    "\u2028",
+    "\u00a0",
+    "\ud800",
+    "٣",
+    "Ⅻ",
+    "\u3000",
+    "\x96",
+]
 MASK = (1 << 64) - 1
 
 
@@ -54,8 +67,7 @@ def reference_encode(config: PreprocessConfig, text: str) -> list[int]:
         head = (config.max_tokens + 1) // 2
         tokens = tokens[:head] + tokens[len(tokens) - (config.max_tokens - head) :]
     hashes = [
-        sum(ord(c) * pow(preprocess._TOKEN_BASE, k, 1 << 64) for k, c in enumerate(token)) & MASK
-        for token in tokens
+        sum(ord(c) * pow(preprocess._TOKEN_BASE, k, 1 << 64) for k, c in enumerate(token)) & MASK for token in tokens
     ]
     ids = []
     for order in config.ngram_orders:

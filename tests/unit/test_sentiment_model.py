@@ -42,7 +42,9 @@ def test_batches_cover_every_row_once_within_the_id_budget():
 
 
 def test_predictions_keep_the_input_order_across_batches(model):
-    texts = ["great wonderful film " * (i % 40 + 1) if i % 2 else "awful boring mess " * (i % 25 + 1) for i in range(300)]
+    texts = [
+        "great wonderful film " * (i % 40 + 1) if i % 2 else "awful boring mess " * (i % 25 + 1) for i in range(300)
+    ]
 
     together = model.probabilities(texts)
     one_by_one = np.vstack([model.probabilities([text]) for text in texts])
