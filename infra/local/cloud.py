@@ -156,11 +156,7 @@ class LocalCloud:
             # as Lambda sets it: the handler modules start loading the model while they import
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_ENDPOINT_URL": self.config.aws_endpoint,
-            "MODEL_BUCKET": self.resources.model_bucket,
-            "MODEL_PREFIX": contract.MODEL_PREFIX,
-            "DATA_BUCKET": self.resources.data_bucket,
-            "JOBS_QUEUE_URL": self.resources.jobs.url,
-            "UPLOADS_QUEUE_URL": self.resources.uploads.url,
+            **self.resources.function_environment(),
             "MODEL_REFRESH_SECONDS": self.config.function_environment.get(
                 "MODEL_REFRESH_SECONDS", str(contract.MODEL_REFRESH_SECONDS)
             ),

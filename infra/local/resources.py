@@ -94,7 +94,36 @@ def provision(s3, sqs, names: ResourceNames = LOCAL_NAMES) -> LocalResources:
             ]
         },
     )
+    # as the storage stack declares them (moto keeps them but does not act on them)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=names.data_bucket, LifecycleConfiguration={"Rules": leftover_rules(contract.UPLOAD_WORK_PREFIX)}
+    )
+    s3.put_bucket_lifecycle_configuration(Bucket=names.model_bucket, LifecycleConfiguration={"Rules": leftover_rules()})
     return LocalResources(model_bucket=names.model_bucket, data_bucket=names.data_bucket, jobs=jobs, uploads=uploads)
+
+
+def leftover_rules(work_prefix: str | None = None) -> list[dict]:
+    """The storage stack's clean-up rules: chunk work of a file that never joined expires, and an
+    incomplete multipart upload anywhere in the bucket is aborted."""
+    days = settings.LEFTOVER_RETENTION_DAYS
+    rules = [
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+        }
+    ]
+    if work_prefix is not None:
+        rules.append(
+            {
+                "ID": "expire-upload-work",
+                "Status": "Enabled",
+                "Filter": {"Prefix": work_prefix},
+                "Expiration": {"Days": days},
+            }
+        )
+    return rules
 
 
 def create_work_queue(sqs, name: str, queue: settings.QueueSettings) -> WorkQueue:

@@ -36,3 +36,15 @@ def test_only_uploads_prefix_notifies_the_uploads_queue(local_cloud):
     rules = [(rule["Name"].lower(), rule["Value"]) for rule in queue["Filter"]["Key"]["FilterRules"]]
     assert rules == [("prefix", contract.UPLOADS_PREFIX)]
     assert queue["QueueArn"].endswith(f":{resources.UPLOADS_QUEUE}")
+
+
+def test_the_buckets_clean_up_leftovers_as_the_storage_stack_does(local_cloud):
+    data_rules = local_cloud.s3.get_bucket_lifecycle_configuration(Bucket=resources.DATA_BUCKET)["Rules"]
+    model_rules = local_cloud.s3.get_bucket_lifecycle_configuration(Bucket=resources.MODEL_BUCKET)["Rules"]
+
+    work = {rule["ID"]: rule for rule in data_rules}["expire-upload-work"]
+    assert work["Filter"]["Prefix"] == contract.UPLOAD_WORK_PREFIX
+    assert work["Expiration"]["Days"] == settings.LEFTOVER_RETENTION_DAYS
+    for rules in (data_rules, model_rules):
+        (abort,) = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
+        assert abort["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == settings.LEFTOVER_RETENTION_DAYS
