@@ -5,7 +5,13 @@ Every error is turned into a status code and a JSON body in one place, the excep
 at the end of this module: input never causes a 5xx, and no stack trace reaches a caller.
 """
 
+# ruff: noqa: E402 - the collector goes off, and the model starts loading, before the imports below
+
 from __future__ import annotations
+
+from functions.init_phase import pause_garbage_collection, resume_garbage_collection
+
+_collecting = pause_garbage_collection()  # until this module is ready (functions/init_phase.py)
 
 import binascii
 import json
@@ -29,8 +35,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.contract import API_KEY_HEADER, APP_NAME, GATEWAY_ANSWERS, MAX_BODY_BYTES, ROUTES
-
 from functions.api_models import (
     ClassifyRequest,
     ClassifyResponse,
@@ -41,6 +45,7 @@ from functions.api_models import (
     JobStatusResponse,
 )
 from functions.classification import classify_texts
+from functions.contract import API_KEY_HEADER, APP_NAME, GATEWAY_ANSWERS, MAX_BODY_BYTES, ROUTES
 from functions.job_service import JobNotFoundError, job_status, submit_job
 from functions.model_store import ModelUnavailableError
 from functions.object_store import StorageError
@@ -120,11 +125,18 @@ _BODY_ERRORS = {
 def classify(request: ClassifyRequest) -> ClassifyResponse:
     texts = request.all_texts()
     result = classify_texts(dependencies.model_store().current, texts)
-    logger.info("classified", extra={"texts": len(texts), "characters": sum(map(len, texts)), "model_version": result.model_version})
+    logger.info(
+        "classified",
+        extra={"texts": len(texts), "characters": sum(map(len, texts)), "model_version": result.model_version},
+    )
     return ClassifyResponse(model_version=result.model_version, predictions=[p.to_dict() for p in result.predictions])
 
 
-@app.post("/jobs", summary="Queue 1 to 10,000 texts", responses={**_documented(202, "The job is queued", JobAccepted), **_BODY_ERRORS})
+@app.post(
+    "/jobs",
+    summary="Queue 1 to 10,000 texts",
+    responses={**_documented(202, "The job is queued", JobAccepted), **_BODY_ERRORS},
+)
 def create_job(request: JobRequest) -> Response[JobAccepted]:
     job_id = submit_job(dependencies.data_bucket(), dependencies.jobs_queue(), request.texts)
     return Response(
@@ -147,7 +159,11 @@ def get_job(job_id: Annotated[str, Path(description="The id POST /jobs answered;
     status = JobStatusResponse(**vars(job_status(dependencies.data_bucket(), job_id)))
     # Fields that do not apply to the status (predictions while queued) are left out, not null;
     # Powertools' response validation would put them back, so this route builds its own body.
-    return Response(status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=status.model_dump(exclude_none=True))
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=status.model_dump(exclude_none=True),
+    )
 
 
 @app.get(
@@ -199,7 +215,9 @@ def _openapi_json() -> str:
         version=API_VERSION,
         servers=[Server(url=SERVER_URL)],
         security_schemes={
-            API_KEY_SCHEME: APIKey(name=API_KEY_HEADER, in_=APIKeyIn.header, description="A key of the API's usage plan")
+            API_KEY_SCHEME: APIKey(
+                name=API_KEY_HEADER, in_=APIKeyIn.header, description="A key of the API's usage plan"
+            )
         },
         security=[{API_KEY_SCHEME: []}],
     )
@@ -220,7 +238,9 @@ def _swagger_page() -> str:
     assets = pathlib.Path(swagger_ui.__file__).parent
     script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     styles = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
-    return swagger_ui.generate_swagger_html(_embedded_openapi_json(), script, styles, None, None, False)
+    return swagger_ui.generate_swagger_html(
+        _embedded_openapi_json(), script, styles, swagger_base_url=None, oauth2_config=None
+    )
 
 
 @cache
@@ -276,7 +296,9 @@ def _unparsable_by_content_type(error: ValueError) -> Response:
 
 @app.exception_handler(RequestBodyTooLargeError)
 def _too_large(error: RequestBodyTooLargeError) -> Response:
-    return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return _error(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes"
+    )
 
 
 @app.exception_handler([binascii.Error, UnicodeDecodeError])
@@ -290,7 +312,9 @@ def _no_route(error: NotFoundError) -> Response:
     path = app.current_event.path
     allowed = sorted(route.method for route in ROUTES if _matches(route.path, path))
     if allowed:
-        response = _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"{path} accepts {', '.join(allowed)}, not {method}")
+        response = _error(
+            HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"{path} accepts {', '.join(allowed)}, not {method}"
+        )
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return _error(HTTPStatus.NOT_FOUND, "not_found", f"there is no route {path}")
@@ -328,3 +352,6 @@ def _unexpected(error: Exception) -> Response:
     # a defect, not the caller's fault: the trace goes to the log, never to the caller
     logger.exception("unexpected error")
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request failed unexpectedly")
+
+
+resume_garbage_collection(_collecting)

@@ -18,7 +18,13 @@ ClassifyTexts = Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS_P
 JobTexts = Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS_PER_JOB)]
 
 
-class _Request(BaseModel):
+class _Model(BaseModel):
+    # Validators and serializers are built on first use, not at import: a cold start builds only
+    # those its first request needs.
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Request(_Model):
     # strict: a number is not a text; forbid: a misspelt field is an error, not ignored
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -64,23 +70,23 @@ class StoredJobRequest(JobRequest):
     submitted_at: float  # seconds since the epoch
 
 
-class PredictionBody(BaseModel):
+class PredictionBody(_Model):
     label: str
     score: float = Field(ge=0, le=1)
     probabilities: dict[str, float]
 
 
-class ClassifyResponse(BaseModel):
+class ClassifyResponse(_Model):
     model_version: str
     predictions: list[PredictionBody]
 
 
-class JobAccepted(BaseModel):
+class JobAccepted(_Model):
     job_id: str
     status: Literal["queued"] = "queued"
 
 
-class JobStatusResponse(BaseModel):
+class JobStatusResponse(_Model):
     job_id: str
     status: Literal["queued", "done", "failed"]
     model_version: str | None = None
@@ -88,12 +94,12 @@ class JobStatusResponse(BaseModel):
     error: str | None = None
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(_Model):
     status: Literal["ok"] = "ok"
     model_version: str
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Model):
     error: str
     message: str
     details: list[dict[str, Any]] | None = None

@@ -40,7 +40,9 @@ def _session() -> botocore.session.Session:
     session = botocore.session.get_session()
     # what botocore.loaders.create_loader does with AWS_DATA_PATH, with the class above
     data_path = session.get_config_variable("data_path")
-    extra_paths = [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep)] if data_path else None
+    extra_paths = (
+        [os.path.expanduser(os.path.expandvars(path)) for path in data_path.split(os.pathsep)] if data_path else None
+    )
     session.register_component("data_loader", _ServingDataLoader(extra_search_paths=extra_paths))
     return session
 

@@ -106,7 +106,14 @@ def _preload_model(store: ModelStore) -> None:
 def reset() -> None:
     """Forgets every object built so far (and the settings they were built from)."""
     factories = (
-        get_settings, s3_client, sqs_client, model_store, data_bucket, jobs_queue, uploads_queue, upload_processor
+        get_settings,
+        s3_client,
+        sqs_client,
+        model_store,
+        data_bucket,
+        jobs_queue,
+        uploads_queue,
+        upload_processor,
     )
     for factory in factories:
         factory.cache_clear()

@@ -6,7 +6,13 @@ dead-letter queue it is also marked failed, so that ``GET /jobs/{id}`` does not 
 forever. A message that names no job is logged and dropped, since no retry can fix it.
 """
 
+# ruff: noqa: E402 - the collector goes off before the imports below
+
 from __future__ import annotations
+
+from functions.init_phase import pause_garbage_collection, resume_garbage_collection
+
+_collecting = pause_garbage_collection()  # until this module is ready (functions/init_phase.py)
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -41,3 +47,6 @@ def record_handler(record: SQSRecord) -> None:
 @capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+resume_garbage_collection(_collecting)

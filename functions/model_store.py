@@ -18,18 +18,17 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from model_build import bundle
-from model_build.bundle import BundleError, Pointer
-from model_build.preprocess import PreprocessConfigError, Preprocessor
 
 from functions.object_store import Bucket, StorageError
 from functions.observability import count, logger, milliseconds, model_metrics, subsegment
 from functions.sentiment_model import SentimentModel
+from model_build import bundle
+from model_build.bundle import BundleError, Pointer
+from model_build.preprocess import PreprocessConfigError, Preprocessor
 
 NO_MODEL_RETRY_SECONDS = 1.0
 # after consecutive failed refreshes the next one waits FIRST * 2**(failures - 1), at most MAX
@@ -171,7 +170,9 @@ class ModelStore:
             with ThreadPoolExecutor(max_workers=3) as pool:
                 card_data = pool.submit(self._read, version, bundle.CARD_FILE)
                 preprocess_data = pool.submit(self._read, version, bundle.PREPROCESS_FILE)
-                model_sha256 = pool.submit(self._source.bucket.download, self._source.key(f"{version}/{bundle.MODEL_FILE}"), model_path)
+                model_sha256 = pool.submit(
+                    self._source.bucket.download, self._source.key(f"{version}/{bundle.MODEL_FILE}"), model_path
+                )
             card = bundle.parse_card(card_data.result(), expected_sha256=pointer.card_sha256)
             if card["version"] != version:
                 raise BundleError(f"the card of {version} names the version {card['version']}")

@@ -17,7 +17,7 @@ import contextlib
 import functools
 import logging
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -71,7 +72,7 @@ class SentimentModel:
         self._check_signature()
 
     @classmethod
-    def load(cls, model_path: Path, preprocessor: Preprocessor, card: dict[str, Any], threads: int) -> "SentimentModel":
+    def load(cls, model_path: Path, preprocessor: Preprocessor, card: dict[str, Any], threads: int) -> SentimentModel:
         try:
             session = onnxruntime.InferenceSession(
                 str(model_path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
@@ -155,7 +156,9 @@ def _similar_length_batches(lengths: list[int]) -> list[np.ndarray]:
     while start < len(order):
         end = start + 1
         # ascending order: the text added last is the longest of its run
-        while end < len(order) and end - start < BATCH_SIZE and (end - start + 1) * lengths[order[end]] <= MAX_BATCH_IDS:
+        while (
+            end < len(order) and end - start < BATCH_SIZE and (end - start + 1) * lengths[order[end]] <= MAX_BATCH_IDS
+        ):
             end += 1
         batches.append(order[start:end])
         start = end

@@ -6,7 +6,13 @@ function sent itself for a large file. Partial batch responses: a record that ra
 reported in ``batchItemFailures`` and retried; the others are not.
 """
 
+# ruff: noqa: E402 - the collector goes off before the imports below
+
 from __future__ import annotations
+
+from functions.init_phase import pause_garbage_collection, resume_garbage_collection
+
+_collecting = pause_garbage_collection()  # until this module is ready (functions/init_phase.py)
 
 import json
 from urllib.parse import unquote_plus
@@ -74,3 +80,6 @@ def record_handler(record: SQSRecord) -> None:
 @capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+resume_garbage_collection(_collecting)

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions import contract
+from functions.init_phase import RUNTIME_ENVIRONMENT
 from infra import settings
 from infra.log_groups import service_log_group
 from infra.nag import acknowledge
@@ -58,8 +59,9 @@ class ServingResources:
     data_bucket: s3.IBucket
 
     def environment(self) -> dict[str, str]:
-        """The contract's variables (DESIGN.md) that every function reads."""
+        """The contract's variables (DESIGN.md) that every function reads, and the runtime's own."""
         return {
+            **RUNTIME_ENVIRONMENT,
             "MODEL_BUCKET": self.models_bucket.bucket_name,
             "MODEL_PREFIX": contract.MODEL_PREFIX,
             "DATA_BUCKET": self.data_bucket.bucket_name,

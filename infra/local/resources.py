@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from functions import contract
+from functions.init_phase import RUNTIME_ENVIRONMENT
 from infra import settings
 
 REGION = "us-east-1"
@@ -64,8 +65,10 @@ class LocalResources:
     model_prefix: str = contract.MODEL_PREFIX
 
     def function_environment(self) -> dict[str, str]:
-        """The variables of DESIGN.md that name these resources, as the CDK stack sets them."""
+        """The variables of DESIGN.md that name these resources, and the runtime's own, as the CDK
+        stack sets them."""
         return {
+            **RUNTIME_ENVIRONMENT,
             "MODEL_BUCKET": self.model_bucket,
             "MODEL_PREFIX": self.model_prefix,
             "DATA_BUCKET": self.data_bucket,

@@ -7,6 +7,7 @@ import pytest
 from template_queries import event_source_for, function_for_handler, resources
 
 from functions import contract
+from functions.init_phase import RUNTIME_ENVIRONMENT
 from infra import settings
 
 pytestmark = pytest.mark.infra
@@ -70,6 +71,21 @@ def test_every_function_gets_the_contract_environment(service):
         assert variables["MODEL_REFRESH_SECONDS"] == str(contract.MODEL_REFRESH_SECONDS)
         assert variables["MODEL_BUCKET"] == {"Fn::ImportValue": "Sentiment-dev-Storage-ModelsBucketName"}
         assert variables["DATA_BUCKET"] == {"Fn::ImportValue": "Sentiment-dev-Storage-DataBucketName"}
+
+
+def test_every_function_runs_with_the_runtimes_own_variables(service):
+    for name, function_settings in HANDLERS.items():
+        variables = function_for_handler(service, function_settings.handler)[1]["Properties"]["Environment"][
+            "Variables"
+        ]
+        assert variables.items() >= RUNTIME_ENVIRONMENT.items(), name
+
+
+@pytest.mark.parametrize("name", QUEUES)
+def test_each_consumer_knows_its_queues_redrive_count(service, name):
+    _, function = function_for_handler(service, QUEUES[name].consumer.handler)
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["MAX_RECEIVE_COUNT"] == str(QUEUES[name].max_receive_count)
 
 
 def test_only_the_api_knows_the_jobs_queue_and_only_the_uploads_worker_the_uploads_queue(service):

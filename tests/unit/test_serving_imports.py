@@ -40,3 +40,20 @@ def test_the_clients_know_only_the_services_the_functions_use(aws_credentials):
     finally:
         for factory in (clients._session, clients.s3_client, clients.sqs_client):
             factory.cache_clear()
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_importing_the_handlers_leaves_the_garbage_collector_as_it_found_it(collector_on):
+    # the handlers pause it while they import (functions/init_phase.py)
+    script = (
+        "import gc\n"
+        f"{'gc.enable()' if collector_on else 'gc.disable()'}\n"
+        "import functions.api, functions.jobs, functions.uploads\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(collector_on), "True"]
