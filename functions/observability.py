@@ -5,7 +5,7 @@ Metrics are CloudWatch EMF in the ``Sentiment`` namespace. The handlers flush `m
 cold-start metric; everything about predictions goes out through `model_metrics`, with the
 model version as a dimension.
 
-The X-Ray SDK costs about 250 ms to import (it builds a botocore client of its own), so the
+The X-Ray SDK is slow to import (it builds a botocore client of its own), so the
 Powertools Tracer is built on the first traced call, and only where tracing can work: inside
 Lambda with ``POWERTOOLS_TRACE_DISABLED`` unset. Elsewhere (tests, the benchmark, the local
 cloud) tracing is a no-op that imports nothing.
