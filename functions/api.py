@@ -65,11 +65,11 @@ def _bounded_json(body: str) -> Any:
         raise RequestBodyTooLargeError()
     try:
         return json.loads(body)
+    except json.JSONDecodeError:
+        raise
     except (RecursionError, ValueError) as error:
         # Nesting deeper than the interpreter's stack, or an integer of over 4,300 digits, is JSON
         # that Python cannot parse: to the caller, an unparsable body like any other (a 422).
-        if isinstance(error, json.JSONDecodeError):
-            raise
         raise json.JSONDecodeError(f"unparsable JSON ({type(error).__name__})", body, 0) from None
 
 
@@ -310,7 +310,7 @@ def _undecodable(error: ValueError) -> Response:
 def _no_route(error: NotFoundError) -> Response:
     method = app.current_event.http_method.upper()
     path = app.current_event.path
-    allowed = sorted(route.method for route in ROUTES if _matches(route.path, path))
+    allowed = sorted(route.method for route in ROUTES if route.path_parameters(path) is not None)
     if allowed:
         response = _error(
             HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"{path} accepts {', '.join(allowed)}, not {method}"
@@ -318,11 +318,6 @@ def _no_route(error: NotFoundError) -> Response:
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return _error(HTTPStatus.NOT_FOUND, "not_found", f"there is no route {path}")
-
-
-def _matches(template: str, path: str) -> bool:
-    parts, wanted = path.strip("/").split("/"), template.strip("/").split("/")
-    return len(parts) == len(wanted) and all(w.startswith("{") or w == p for w, p in zip(wanted, parts))
 
 
 @app.exception_handler(JobNotFoundError)

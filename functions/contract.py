@@ -9,6 +9,7 @@ Plain Python: importing it costs nothing on a cold start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 APP_NAME = "Sentiment"
 
@@ -55,6 +56,20 @@ class Route:
     request_model: str | None = None
     # whether the gateway refuses a request without a known x-api-key
     api_key_required: bool = True
+
+    def path_parameters(self, path: str) -> dict[str, str] | None:
+        """The values ``path`` gives the template's ``{parameters}`` (percent-decoded), or None
+        when the path does not fit the template ("/jobs/ab%20c" gives {"job_id": "ab c"})."""
+        parts, template = path.strip("/").split("/"), self.path.strip("/").split("/")
+        if len(parts) != len(template):
+            return None
+        parameters = {}
+        for expected, actual in zip(template, parts):
+            if expected.startswith("{") and expected.endswith("}") and actual:
+                parameters[expected[1:-1]] = unquote(actual)
+            elif expected != actual:
+                return None
+        return parameters
 
 
 # The API's description of itself: the OpenAPI document and the Swagger UI page over it (which

@@ -10,6 +10,7 @@ a record also ends one).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -134,12 +135,9 @@ class CsvRecordStarts:
 
     def _read_record(self) -> None:
         """Moves `position` past the record that starts there, as the csv module reads it."""
-        try:
+        # on csv.Error the parser drops the rest of the line and starts a record on the next one
+        with contextlib.suppress(csv.Error, StopIteration):
             next(self._records)
-        except csv.Error:
-            pass  # the parser drops the rest of the line and starts a record on the next one
-        except StopIteration:
-            pass
 
     def _lines(self) -> Iterator[str]:
         """The lines from `position` as the parser reads them (`upload_formats.physical_lines`),

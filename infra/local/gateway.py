@@ -1,9 +1,9 @@
 """API Gateway (REST API, Lambda proxy integration) in front of ``functions.api`` on loopback.
 
 What the deployed gateway does, in its order: a request for a route the API does not declare is
-answered 403 "Missing Authentication Token"; one without a known ``x-api-key`` 403 "Forbidden"
-(except on the routes that need no key, ``contract.DOCUMENTATION_ROUTES``);
-one past its key's usage plan (rate and burst, daily quota) or past the stage's throttle 429.
+answered 403 ``no_such_route``; one without a known ``x-api-key`` 403 ``invalid_api_key``
+(except on the routes that need no key, ``contract.DOCUMENTATION_ROUTES``); one past its key's
+usage plan (rate and burst, daily quota) or past the stage's throttle 429.
 Every other request becomes a REST proxy event (payload v1) for the function, and the function's
 answer goes back as the HTTP response. A function error is a 502, an answer later than the
 integration timeout (29 s) a 504, with ``x-amzn-ErrorType`` headers and the bodies the CDK
@@ -28,7 +28,7 @@ from concurrent.futures import TimeoutError as InvocationTimeout
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from functions import contract
 from infra import settings
@@ -91,18 +91,8 @@ class MatchedRoute:
 
 
 def match_route(method: str, path: str, routes: Iterable[contract.Route] = contract.ROUTES) -> MatchedRoute | None:
-    parts = path.strip("/").split("/")
     for route in routes:
-        template = route.path.strip("/").split("/")
-        if route.method != method or len(template) != len(parts):
-            continue
-        parameters = {}
-        for expected, actual in zip(template, parts):
-            if expected.startswith("{") and expected.endswith("}") and actual:
-                parameters[expected[1:-1]] = unquote(actual)
-            elif expected != actual:
-                break
-        else:
+        if route.method == method and (parameters := route.path_parameters(path)) is not None:
             return MatchedRoute(route.path, parameters, route.api_key_required)
     return None
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from functions import contract
 from infra.local.resources import ACCOUNT_ID, REGION
@@ -201,18 +201,8 @@ def api_event(
 
 
 def _route_of(path: str) -> tuple[str, dict[str, str] | None]:
-    parts = path.strip("/").split("/")
     for route in contract.ROUTES:
-        template = route.path.strip("/").split("/")
-        if len(template) != len(parts):
-            continue
-        parameters = {}
-        for expected, actual in zip(template, parts, strict=True):
-            if expected.startswith("{") and expected.endswith("}") and actual:
-                parameters[expected[1:-1]] = unquote(actual)
-            elif expected != actual:
-                break
-        else:
+        if (parameters := route.path_parameters(path)) is not None:
             return route.path, parameters or None
     return path, None
 

@@ -19,28 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    # what only a type checker imports never runs, so it is no dependency
+    type_checking_only = {
+        id(inner)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and ast.unparse(block.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+        for inner in ast.walk(block)
+    }
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in type_checking_only:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if _under_type_checking(node, path):
-                continue
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
-
-
-def _under_type_checking(node: ast.AST, path: Path) -> bool:
-    tree = ast.parse(path.read_text())
-    for block in ast.walk(tree):
-        if (
-            isinstance(block, ast.If)
-            and ast.unparse(block.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
-            and any(isinstance(inner, ast.ImportFrom) and inner.module == node.module for inner in ast.walk(block))
-        ):
-            return True
-    return False
 
 
 def _packaged_files() -> list[Path]:
