@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install demo lint test bench-train bench-local train train-lstm clean
+.PHONY: install demo lint test bench-train bench-local bench-quality train train-lstm clean
 
 install: $(INSTALLED)
 
@@ -65,6 +65,12 @@ CLIENTS ?= 16
 REQUESTS ?= 2000
 bench-local: install
 	$(PY) -m benchmarks.local_cloud --models $(MODELS) --clients $(CLIENTS) --requests $(REQUESTS)
+
+## make bench-quality: how trustworthy the served model's answers are, on sets kept out of training
+## (benchmarks/quality_sets: short opinions, negation, contrast, neutral facts, other languages,
+## no-evidence strings, out-of-domain short reviews) and on IMDB test reviews and their last sentences
+bench-quality: install
+	$(PY) -m benchmarks.quality --models $(MODELS)
 
 clean:
 	rm -rf $(VENV) artifacts cdk.out .pytest_cache

@@ -43,6 +43,7 @@ from functions.api_models import (
     JobAccepted,
     JobRequest,
     JobStatusResponse,
+    ModelCard,
 )
 from functions.classification import classify_texts
 from functions.contract import API_KEY_HEADER, APP_NAME, GATEWAY_ANSWERS, MAX_BODY_BYTES, ROUTES
@@ -124,10 +125,15 @@ _BODY_ERRORS = {
 )
 def classify(request: ClassifyRequest) -> ClassifyResponse:
     texts = request.all_texts()
-    result = classify_texts(dependencies.model_store().current, texts)
+    result = classify_texts(dependencies.model_store().current, texts, explain=request.explain)
     logger.info(
         "classified",
-        extra={"texts": len(texts), "characters": sum(map(len, texts)), "model_version": result.model_version},
+        extra={
+            "texts": len(texts),
+            "characters": sum(map(len, texts)),
+            "explain": request.explain,
+            "model_version": result.model_version,
+        },
     )
     return ClassifyResponse(model_version=result.model_version, predictions=[p.to_dict() for p in result.predictions])
 
@@ -156,22 +162,26 @@ def create_job(request: JobRequest) -> Response[JobAccepted]:
     },
 )
 def get_job(job_id: Annotated[str, Path(description="The id POST /jobs answered; any other is unknown (404)")]):
-    status = JobStatusResponse(**vars(job_status(dependencies.data_bucket(), job_id)))
+    status = vars(job_status(dependencies.data_bucket(), job_id))
     # Fields that do not apply to the status (predictions while queued) are left out, not null;
     # Powertools' response validation would put them back, so this route builds its own body.
+    # Only those: a prediction's own nulls (an abstention's label) stay.
+    not_applicable = {name for name, value in status.items() if value is None}
     return Response(
         status_code=HTTPStatus.OK,
         content_type=content_types.APPLICATION_JSON,
-        body=status.model_dump(exclude_none=True),
+        body=JobStatusResponse(**status).model_dump(exclude=not_applicable),
     )
 
 
 @app.get(
     "/model",
     summary="The card of the model being served",
-    responses={**_documented(200, "The model card", dict), **_SERVICE_ERRORS},
+    responses={**_documented(200, "The model card", ModelCard), **_SERVICE_ERRORS},
 )
 def model_card() -> dict[str, Any]:
+    # Served as published, not passed through `ModelCard` (which documents it): a card that says
+    # more than the document names, or says it otherwise, is still the card, never a refusal.
     return dependencies.model_store().current().card
 
 

@@ -16,11 +16,14 @@ class Classification:
     predictions: list[Prediction]
 
 
-def classify_texts(current_model: Callable[[], SentimentModel], texts: list[str]) -> Classification:
-    """Predictions in input order; raises `ModelUnavailableError` when no model is served."""
+def classify_texts(
+    current_model: Callable[[], SentimentModel], texts: list[str], *, explain: bool = False
+) -> Classification:
+    """Predictions in input order, each with its explanation if ``explain``; raises
+    `ModelUnavailableError` when no model is served."""
     model = current_model()
     started = time.perf_counter()
-    predictions = model.classify(texts)
+    predictions = model.classify(texts, explain=explain)
     with model_metrics(model.version) as metric:
         count(metric, "Predictions", len(texts))
         milliseconds(metric, "Latency", time.perf_counter() - started)

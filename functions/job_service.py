@@ -22,11 +22,15 @@ from pydantic import ValidationError
 from functions.api_models import StoredJobRequest
 from functions.classification import classify_texts
 from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
+from functions.language import UNDETERMINED
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
 from functions.sentiment_model import SentimentModel
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+# What a prediction of a result written before predictions carried a language and an abstention
+# meant: that model detected no language and never abstained.
+_EARLIER_PREDICTION = {"language": UNDETERMINED, "abstained": None}
 
 JobState = Literal["queued", "done", "failed"]
 
@@ -48,7 +52,7 @@ class JobStatus:
     job_id: str
     status: JobState
     model_version: str | None = None
-    predictions: list[dict[str, Any]] | None = None
+    predictions: list[dict[str, Any]] | None = None  # prediction objects (DESIGN.md), without explanations
     error: str | None = None
 
 
@@ -83,11 +87,12 @@ def job_status(bucket: Bucket, job_id: str) -> JobStatus:
         raise JobNotFoundError(job_id)
     result = bucket.get_json(_result_key(job_id))
     if result is not None:
+        predictions = result.get("predictions")
         return JobStatus(
             job_id=job_id,
             status=result["status"],
             model_version=result.get("model_version"),
-            predictions=result.get("predictions"),
+            predictions=None if predictions is None else [{**_EARLIER_PREDICTION, **p} for p in predictions],
             error=result.get("error"),
         )
     if bucket.head(_request_key(job_id)) is None:

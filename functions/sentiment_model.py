@@ -12,24 +12,77 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
+from functions.language import UNDETERMINED, language_identifier
 from model_build.bundle import BundleError
-from model_build.preprocess import Preprocessor, pad
+from model_build.preprocess import UNKNOWN_ID, Preprocessor, pad
 
 # A session run costs in proportion to its padded [texts, longest] input, so several texts
 # are cut into runs of similar length, each of at most this many ids (and BATCH_SIZE texts).
 MAX_BATCH_IDS = 32_768
 BATCH_SIZE = 256
 PROBABILITY_DIGITS = 6
+EXPLANATION_TERMS = 10  # the n-grams an explanation lists, largest weights first
+WEIGHT_DIGITS = 4
+
+
+# Why a prediction abstains (DESIGN.md, Predictions).
+UNSUPPORTED_LANGUAGE = "unsupported_language"
+NO_EVIDENCE = "no_evidence"
+ABSTENTION_REASONS = (UNSUPPORTED_LANGUAGE, NO_EVIDENCE)
+UNDETERMINED_LANGUAGE = UNDETERMINED  # the language of a text with no letters
+
+
+@dataclass(frozen=True)
+class Abstention:
+    reason: str  # one of ABSTENTION_REASONS
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ExplanationTerm:
+    text: str  # the n-gram, its words separated by spaces
+    weight: float  # its share of the logit of the answered label against the others
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "weight": self.weight}
 
 
 @dataclass(frozen=True)
 class Prediction:
-    label: str
-    score: float  # the probability of `label`
-    probabilities: dict[str, float]
+    """The prediction object of DESIGN.md: a label with calibrated probabilities, or an abstention."""
+
+    label: str | None  # None when the model abstains
+    score: float | None  # the probability of `label`
+    probabilities: dict[str, float] | None
+    language: str  # ISO 639-1, or UNDETERMINED_LANGUAGE
+    abstained: Abstention | None = None
+    explanation: list[ExplanationTerm] | None = None  # only when asked for
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "score": self.score, "probabilities": self.probabilities}
+        result = {
+            "label": self.label,
+            "score": self.score,
+            "probabilities": self.probabilities,
+            "language": self.language,
+            "abstained": None if self.abstained is None else self.abstained.to_dict(),
+        }
+        if self.explanation is not None:
+            result["explanation"] = [term.to_dict() for term in self.explanation]
+        return result
+
+
+@dataclass(frozen=True)
+class PredictionLines:
+    """Predictions of many texts as uploads write them: one JSON object per text, and what the
+    upload summary counts."""
+
+    labels: list[str | None]  # None where the model abstained
+    languages: list[str]
+    abstentions: list[str | None]  # the reason, where it abstained
+    objects: list[str]  # ``json.dumps(prediction.to_dict(), ensure_ascii=False)`` of each
 
 
 def function_vcpus() -> int:
@@ -64,11 +117,15 @@ class SentimentModel:
         self._preprocessor = preprocessor
         self._input = preprocessor.config.input_name
         self._output = [preprocessor.config.output_name]
+        self._ngram_output = preprocessor.config.ngram_output_name
+        self._calibration = preprocessor.config.calibration
+        # the languages the model answers in (the card's, measured on its training data)
+        self.supported_languages = frozenset(card.get("languages", {}).get("supported", DEFAULT_SUPPORTED_LANGUAGES))
         # the JSON of a Prediction, as a template: uploads write one per line
         label_names = [json.dumps(label, ensure_ascii=False) for label in self.labels]
         self._json_head = [f'{{"label": {name}, "score": ' for name in label_names]
         escaped = [name.replace("{", "{{").replace("}", "}}") for name in label_names]  # for str.format
-        self._json_probabilities = ', "probabilities": {{' + ", ".join(f"{name}: {{}}" for name in escaped) + "}}}}"
+        self._json_probabilities = ', "probabilities": {{' + ", ".join(f"{name}: {{}}" for name in escaped) + "}}"
         self._check_signature()
 
     @classmethod
@@ -80,6 +137,25 @@ class SentimentModel:
         except Exception as error:  # onnxruntime raises its own families for a bad graph
             raise BundleError(f"onnxruntime cannot load the model of {card['version']}: {error}") from None
         return cls(version=card["version"], card=card, session=session, preprocessor=preprocessor)
+
+    @classmethod
+    def from_folder(cls, folder: Path, *, threads: int = 1, model_file: str | None = None) -> SentimentModel:
+        """The bundle written to ``folder`` (``<store>/<version>/``), every file checked against
+        its card; ``model_file`` picks another graph of it (``model.fp32.onnx``)."""
+        from model_build import bundle
+        from model_build.preprocess import PreprocessConfigError
+
+        folder = Path(folder)
+        card = bundle.parse_card((folder / bundle.CARD_FILE).read_bytes())
+        preprocess_data = (folder / bundle.PREPROCESS_FILE).read_bytes()
+        bundle.verify_file(card, bundle.PREPROCESS_FILE, preprocess_data)
+        model_path = folder / (model_file or bundle.MODEL_FILE)
+        bundle.verify_file(card, model_path.name, model_path)
+        try:
+            preprocessor = Preprocessor.from_json(preprocess_data)
+        except PreprocessConfigError as error:
+            raise BundleError(str(error)) from None
+        return cls.load(model_path, preprocessor, card, threads)
 
     def _check_signature(self) -> None:
         inputs = {node.name for node in self._session.get_inputs()}
@@ -99,47 +175,150 @@ class SentimentModel:
             raise BundleError(f"the model of {self.version} cannot run: {error}") from None
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """``[len(texts), len(labels)]`` float32, in the input order."""
-        encoded = self._preprocessor.encode_many(texts)
+        """``[len(texts), len(labels)]`` float32, in the input order, whether or not the service
+        would abstain on a text (evaluation uses them)."""
+        return self._analyse(texts).probabilities
+
+    def _analyse(self, texts: Sequence[str]) -> _Analysis:
+        encoded, evidence = self._preprocessor.encode_with_evidence(texts)
+        counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         if len(encoded) == 1:
-            return self._run(pad(encoded))
-        result = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
-        for rows in _similar_length_batches([len(ids) for ids in encoded]):
-            result[rows] = self._run(pad([encoded[row] for row in rows]))
-        return result
+            logits = self._run(pad(encoded))
+        else:
+            logits = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
+            for rows in _similar_length_batches(counts.tolist()):
+                logits[rows] = self._run(pad([encoded[row] for row in rows]))
+        probabilities = self._calibration.probabilities(logits, counts)
+        guesses = language_identifier().identify_many(texts)
+        # a guess the identifier is not sure of is no detected language, unless it is one the model knows
+        languages = [
+            guess.language if guess.confident or guess.language in self.supported_languages else UNDETERMINED_LANGUAGE
+            for guess in guesses
+        ]
+        abstentions = [
+            _unsupported(guess.language) if guess.confident and guess.language not in self.supported_languages
+            else None if known else _NO_EVIDENCE
+            for guess, known in zip(guesses, evidence.tolist())
+        ]  # fmt: skip
+        return _Analysis(probabilities, languages, abstentions, encoded)
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(self._output, {self._input: ids})[0]
 
-    def classify(self, texts: Sequence[str]) -> list[Prediction]:
-        return self.predictions(self.probabilities(texts))
+    def explain(self, text: str, label: str, ids: np.ndarray | None = None) -> list[ExplanationTerm]:
+        """Every n-gram of ``text`` with its exact share of the calibrated logit of ``label``
+        against the mean of the other labels' (largest magnitude first): with the bias of the
+        model (`logit_bias`), they sum to that difference. Empty for a model whose graph has no
+        per-n-gram output (the LSTM: its logits are no sum over n-grams)."""
+        if self._ngram_output is None:
+            return []
+        ids = self._preprocessor.encode(text) if ids is None else ids
+        if not len(ids):
+            return []
+        _, ngram_logits = self._session.run([self._output[0], self._ngram_output], {self._input: pad([ids])})
+        target = self.labels.index(label)
+        per_ngram = ngram_logits[0, : len(ids)].astype(np.float64)
+        others = np.delete(per_ngram, target, axis=1).mean(axis=1)
+        scale = self._calibration.scales(np.array([len(ids)]))[0]
+        weights = (per_ngram[:, target] - others) * scale / len(ids)
+        distinct, where = np.unique(ids, return_inverse=True)
+        summed = np.zeros(len(distinct))
+        np.add.at(summed, where, weights)
+        names = self._preprocessor.ngram_texts(text)
+        if self._preprocessor.config.vocabulary is not None:
+            names[UNKNOWN_ID] = UNKNOWN_NGRAMS
+        order = np.argsort(-np.abs(summed), kind="stable")
+        return [ExplanationTerm(names[int(distinct[k])], float(summed[k])) for k in order.tolist()]
 
-    def predictions(self, probabilities: np.ndarray) -> list[Prediction]:
-        """The prediction of each row of `probabilities` (the first label wins a tie)."""
-        rounded, best = _rounded(probabilities)
+    def logit_bias(self, label: str, ids_count: int) -> float:
+        """What the explanation of a text of ``ids_count`` ids leaves out: the model's bias, in
+        the same units (calibrated logit of ``label`` against the mean of the others)."""
+        bias = self._run(pad([np.zeros(0, dtype=np.int64)]))[0].astype(np.float64)
+        target = self.labels.index(label)
+        scale = self._calibration.scales(np.array([ids_count]))[0]
+        return float((bias[target] - np.delete(bias, target).mean()) * scale)
+
+    def classify(self, texts: Sequence[str], *, explain: bool = False) -> list[Prediction]:
+        """One `Prediction` per text, in input order; ``explain`` adds each one's explanation."""
+        analysis = self._analyse(texts)
+        rounded, best = _rounded(analysis.probabilities)
         labels = self.labels
-        return [
-            Prediction(labels[index], values[index], dict(zip(labels, values)))
-            for values, index in zip(rounded.tolist(), best.tolist())
-        ]
+        predictions = []
+        for text, ids, values, index, language, abstention in zip(
+            texts, analysis.encoded, rounded.tolist(), best.tolist(), analysis.languages, analysis.abstentions
+        ):
+            explanation = None
+            if explain:
+                explanation = [] if abstention is not None else _shown(self.explain(text, labels[index], ids))
+            if abstention is None:
+                predictions.append(
+                    Prediction(labels[index], values[index], dict(zip(labels, values)), language, None, explanation)
+                )
+            else:
+                predictions.append(Prediction(None, None, None, language, abstention, explanation))
+        return predictions
 
-    def predictions_json(self, probabilities: np.ndarray) -> tuple[list[str], list[str]]:
-        """The label of each row and ``json.dumps(prediction.to_dict(), ensure_ascii=False)``
-        of its prediction, built from a template (a test holds the two equal): an upload writes
-        one per line, and ``json.dumps`` of a dict per line was a third of the time a line of a
-        few words took."""
-        rounded, best = _rounded(probabilities)
+    def classify_lines(self, texts: Sequence[str]) -> PredictionLines:
+        """`classify` of many texts as JSON lines, built from a template (a test holds them equal to
+        ``json.dumps`` of `Prediction.to_dict`): an upload writes one per line, and ``json.dumps``
+        of a dict per line was a third of the time a line of a few words took."""
+        if not texts:
+            return PredictionLines([], [], [], [])
+        analysis = self._analyse(texts)
+        rounded, best = _rounded(analysis.probabilities)
         if not np.isfinite(rounded).all():  # a broken model: JSON has no NaN, json.dumps knows what to do
-            predictions = self.predictions(probabilities)
-            return [p.label for p in predictions], [json.dumps(p.to_dict(), ensure_ascii=False) for p in predictions]
+            predictions = self.classify(texts)
+            return PredictionLines(
+                [p.label for p in predictions],
+                [p.language for p in predictions],
+                [None if p.abstained is None else p.abstained.reason for p in predictions],
+                [json.dumps(p.to_dict(), ensure_ascii=False) for p in predictions],
+            )
         labels, heads, tail = self.labels, self._json_head, self._json_probabilities
-        best_list = best.tolist()
-        # repr of a float is what json.dumps writes for it
-        objects = [
-            heads[index] + repr(values[index]) + tail.format(*map(repr, values))
-            for values, index in zip(rounded.tolist(), best_list)
-        ]
-        return [labels[index] for index in best_list], objects
+        answered, objects = [], []
+        for values, index, language, abstention in zip(
+            rounded.tolist(), best.tolist(), analysis.languages, analysis.abstentions
+        ):
+            if abstention is None:
+                answered.append(labels[index])
+                # repr of a float is what json.dumps writes for it
+                objects.append(
+                    heads[index] + repr(values[index]) + tail.format(*map(repr, values)) + _json_language(language)
+                )
+            else:
+                answered.append(None)
+                objects.append(json.dumps(Prediction(None, None, None, language, abstention).to_dict()))
+        reasons = [None if abstention is None else abstention.reason for abstention in analysis.abstentions]
+        return PredictionLines(answered, analysis.languages, reasons, objects)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    probabilities: np.ndarray  # [texts, labels], calibrated
+    languages: list[str]
+    abstentions: list[Abstention | None]
+    encoded: list[np.ndarray]  # the ids of each text
+
+
+UNKNOWN_NGRAMS = "(n-grams the model has no row for)"
+
+
+def _shown(terms: list[ExplanationTerm]) -> list[ExplanationTerm]:
+    """The `EXPLANATION_TERMS` largest, rounded, without the shared row of unknown n-grams."""
+    shown = [term for term in terms if term.text != UNKNOWN_NGRAMS][:EXPLANATION_TERMS]
+    return [ExplanationTerm(term.text, round(term.weight, WEIGHT_DIGITS)) for term in shown]
+
+
+_NO_EVIDENCE = Abstention(NO_EVIDENCE, "the text holds nothing the model has learned from")
+DEFAULT_SUPPORTED_LANGUAGES = ("en",)
+
+
+def _unsupported(language: str) -> Abstention:
+    return Abstention(UNSUPPORTED_LANGUAGE, f"the text is in a language the model was not trained on ({language})")
+
+
+def _json_language(language: str) -> str:
+    return f', "language": {json.dumps(language)}, "abstained": null}}'
 
 
 def _rounded(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

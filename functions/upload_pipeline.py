@@ -219,10 +219,9 @@ class UploadProcessor:
         texts: list[str] = []
 
         def flush() -> None:
-            labels, objects = model.predictions_json(model.probabilities(texts)) if texts else ([], [])
-            tally.classified += len(labels)
-            tally.labels.update(labels)
-            predictions = iter(objects)
+            classified = model.classify_lines(texts)
+            tally.add_predictions(classified)
+            predictions = iter(classified.objects)
             lines = []
             for record in pending:
                 tally.lines += 1

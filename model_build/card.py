@@ -44,6 +44,9 @@ def build_card(
     gate: GateVerdict,
     folder: Path,
     seconds: dict[str, float],
+    calibration: dict[str, Any],
+    short_text: dict[str, int],
+    languages: dict[str, Any],
 ) -> dict[str, Any]:
     """The card of the bundle whose data files are in ``folder``; ``evaluations`` by name
     (``torch_fp32``, ``onnx_fp32``, ``onnx_int8``)."""
@@ -64,6 +67,15 @@ def build_card(
             "validation_fraction": options.validation_fraction,
             "best_epoch": best_epoch,
             "refit_on_all_training_reviews": options.refit,
+            "short_text": {
+                **short_text,
+                "sentence_crops_per_review": options.sentence_crops,
+                "window_crops_per_review": options.window_crops,
+                "window_words": options.window_words,
+                "crop_smoothing": options.crop_smoothing,
+                "crop_weight": options.crop_weight,
+                "lexicon_weight": options.lexicon_weight,
+            },
             "history": history,
             "seconds": seconds,
         },
@@ -85,6 +97,10 @@ def build_card(
             ),
             "int8_operators": operator_types(folder / bundle.MODEL_FILE),
         },
+        "calibration": calibration,
+        "languages": languages,
+        "limitations": limitations(options.arch, languages["supported"]),
+        "vocabulary": None if preprocess.vocabulary is None else len(preprocess.vocabulary),
         "quality_gate": gate.to_card(),
         "files": files,
         "libraries": {
@@ -95,6 +111,19 @@ def build_card(
             "numpy": np.__version__,
         },
     }
+
+
+def limitations(architecture: str, supported: list[str]) -> list[str]:
+    """What the model does not handle, in sentences for the card and ``GET /model``."""
+    said = [
+        f"Answers only text in {', '.join(supported)}: text confidently in another language abstains "
+        "(unsupported_language).",
+        "Text with no word the model has learned from abstains (no_evidence).",
+        "Trained on movie reviews: other domains, sarcasm and irony are judged less reliably.",
+    ]
+    if architecture != "bow":
+        said.append(f"The {architecture} architecture gives no explanations (its logits are no sum over n-grams).")
+    return said
 
 
 def _jsonable(value: Any) -> Any:

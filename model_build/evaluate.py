@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from functions.sentiment_model import SentimentModel, function_vcpus
-from model_build.preprocess import Preprocessor, pad
+from model_build.preprocess import PADDING_ID, Calibration, Preprocessor, pad
 
 # `evaluate_served` hands serving this many texts per call: a progress bar, and bounded memory.
 SERVED_TEXTS_AT_ONCE = 2048
@@ -62,19 +62,32 @@ def evaluate_torch(
     batch_size: int = 256,
     progress: bool = True,
     description: str = "torch fp32",
+    calibration: Calibration | None = None,
 ) -> Evaluation:
-    was_training = model.training
-    model.eval()
+    """Accuracy and probabilities of a torch model on encoded texts, with serving's
+    ``calibration`` of its logits (none: the plain softmax)."""
+    calibration = calibration or Calibration()
+    logits_of = torch_logits(model, device)
+
+    def predict(ids: np.ndarray) -> np.ndarray:
+        return calibration.probabilities(logits_of(ids), (ids != PADDING_ID).sum(axis=1))
+
+    return _evaluate(predict, sequences, labels, batch_size, description, progress)
+
+
+def torch_logits(model: torch.nn.Module, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of padded ids to the model's logits (float32, CPU), in eval mode."""
 
     @torch.no_grad()
-    def predict(ids: np.ndarray) -> np.ndarray:
-        logits = model(torch.from_numpy(ids).to(device))
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    def logits(ids: np.ndarray) -> np.ndarray:
+        was_training = model.training
+        model.eval()
+        try:
+            return model(torch.from_numpy(ids).to(device)).float().cpu().numpy()
+        finally:
+            model.train(was_training)
 
-    try:
-        return _evaluate(predict, sequences, labels, batch_size, description, progress)
-    finally:
-        model.train(was_training)
+    return logits
 
 
 def evaluate_served(

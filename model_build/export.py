@@ -27,34 +27,28 @@ class ExportError(Exception):
     """The model could not be exported or quantized."""
 
 
-class _WithProbabilities(nn.Module):
-    """What is exported: ids in, class probabilities out (serving needs no softmax of its own)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(input_ids), dim=-1)
-
-
 def export_onnx(model: nn.Module, preprocess: PreprocessConfig, path: Path) -> None:
-    """Exports ``model`` (on CPU, in eval mode) as a single-file fp32 ONNX graph."""
+    """Exports ``model`` (on CPU, in eval mode) as a single-file fp32 ONNX graph: ids in, logits
+    out (serving calibrates them, `PreprocessConfig.calibration`), and per-n-gram logits too
+    when the preprocessing names an output for them."""
     model = model.to("cpu").eval()
     if hasattr(model, "for_export"):
         model = model.for_export()
-    example = torch.randint(1, preprocess.num_buckets, (2, 7), dtype=torch.int64)
+    outputs = [preprocess.output_name]
+    if preprocess.ngram_output_name is not None:
+        outputs.append(preprocess.ngram_output_name)
+    example = torch.randint(1, preprocess.table_rows, (2, 7), dtype=torch.int64)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with warnings.catch_warnings(), _quiet_exporter():
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
-                _WithProbabilities(model),
+                model,
                 (example,),
                 dynamo=True,
                 external_data=False,
                 input_names=[preprocess.input_name],
-                output_names=[preprocess.output_name],
+                output_names=outputs,
                 dynamic_shapes=({0: batch, 1: sequence},),
                 optimize=True,
                 verbose=False,

@@ -74,6 +74,22 @@ class TrainOptions:
         help="share of the training reviews held out (stratified, seeded) to pick the best epoch; "
         "the test reviews are used only for the final evaluation",
     )
+    sentence_crops: int = option(
+        default=2,
+        help="short-text training: sentences (of 3 words or more) taken from each training review and trained "
+        "on with its softened label (0: none)",
+    )
+    window_crops: int = option(default=1, help="short-text training: windows of --window-words words per review")
+    window_words: int = option(default=12, help="the words of a window crop")
+    crop_smoothing: float = option(
+        default=0.2, help="share of a crop's label spread over all labels (a piece of a review may say little)"
+    )
+    crop_weight: float = option(default=0.5, help="weight of a crop in the loss (a whole review weighs 1)")
+    lexicon_weight: float = option(
+        default=1.0,
+        help="weight of the VADER lexicon examples (each word alone and negated, soft-labelled by its valence; "
+        "default labels only; 0: none)",
+    )
     min_accuracy: float = option(
         default=0.85, help="quality gate: the int8 model's test accuracy must reach this to be promoted"
     )
@@ -123,6 +139,15 @@ class TrainOptions:
         if self.device not in DEVICES:
             raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
         self._set("validation_fraction", _fraction("validation_fraction", self.validation_fraction, ends=False))
+        for name in ("sentence_crops", "window_crops"):
+            self._set(name, _integer(name, getattr(self, name), at_least=0))
+        self._set("window_words", _integer("window_words", self.window_words, at_least=1))
+        self._set("crop_smoothing", _fraction("crop_smoothing", self.crop_smoothing, ends=True))
+        for name in ("crop_weight", "lexicon_weight"):
+            value = _number(name, getattr(self, name))
+            if value < 0:
+                raise OptionError(name, f"must be at least 0, got {value}")
+            self._set(name, value)
         self._set("min_accuracy", _fraction("min_accuracy", self.min_accuracy, ends=True))
         self._set("max_quantization_drop", _fraction("max_quantization_drop", self.max_quantization_drop, ends=True))
         self._set("refit", _or_default(self.refit, defaults.refit))

@@ -3,6 +3,7 @@ gated, described and published bundle. Each step is a module of its own; this on
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import tempfile
 import time
@@ -15,18 +16,23 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from functions.language import UNDETERMINED, language_shares
 from model_build import bundle, models
 from model_build.agreement import check_agreement
+from model_build.calibration import expected_calibration_error, fit_calibration
 from model_build.card import SplitSizes, build_card
 from model_build.console import say
+from model_build.crops import split_sentences
 from model_build.data import load_imdb, split_validation
-from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch
+from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch, length_sorted_batches, torch_logits
 from model_build.export import export_onnx, quantize_int8
 from model_build.options import TrainOptions
-from model_build.preprocess import DEFAULT_LABELS, Preprocessor
+from model_build.preprocess import DEFAULT_LABELS, Calibration, Preprocessor, pad
 from model_build.quality_gate import quality_gate
+from model_build.short_text import Examples, crops, lexicon_examples
 from model_build.storage import open_location
 from model_build.training_loop import EncodedSplit, train_model
+from model_build.vocabulary import choose_vocabulary
 
 # `encode` hands `Preprocessor.encode_many` this many texts per call, for its progress bar.
 TEXTS_PER_ENCODING = 4096
@@ -53,7 +59,6 @@ def run(options: TrainOptions) -> TrainResult:
     architecture = models.load(options.arch)
     config = options.model_config()
     preprocess_config = config.preprocess_config(DEFAULT_LABELS)
-    preprocessor = Preprocessor(preprocess_config)
     location = open_location(options.out)
     location.check_writable()  # a bad --out fails now, not after training
 
@@ -65,14 +70,60 @@ def run(options: TrainOptions) -> TrainResult:
         f"data: {len(train_split)} train, {len(validation_split)} validation, {len(dataset.test)} test reviews "
         f"(sha256 {dataset.sha256[:12]}…); device {device}"
     )
-    train = EncodedSplit(encode(preprocessor, train_split.texts, "train", options.progress), train_split.labels)
-    validation = EncodedSplit(
-        encode(preprocessor, validation_split.texts, "validation", options.progress), validation_split.labels
+    labels = preprocess_config.labels
+    train_crops = review_crops(options, train_split.texts, train_split.labels, len(labels), seed=options.seed)
+    validation_crops = review_crops(
+        options, validation_split.texts, validation_split.labels, len(labels), seed=options.seed + 1
     )
-    test = EncodedSplit(encode(preprocessor, dataset.test.texts, "test", options.progress), dataset.test.labels)
+    lexicon = lexicon_examples(labels, weight=options.lexicon_weight)
+    say(f"short text: {len(train_crops)} crops of training reviews, {len(lexicon)} lexicon examples")
+    if getattr(config, "vocabulary_size", 0):
+        vocabulary = choose_vocabulary(
+            Preprocessor(preprocess_config),
+            train_split.texts + lexicon.texts,
+            size=config.vocabulary_size,
+            min_document_frequency=config.min_document_frequency,
+            progress=options.progress,
+        )
+        preprocess_config = dataclasses.replace(preprocess_config, vocabulary=vocabulary)
+        say(f"vocabulary: {len(vocabulary)} n-grams")
+    preprocessor = Preprocessor(preprocess_config)
 
-    trained = train_model(architecture, config, options, train, validation, device)
+    def encoded(texts: list[str], name: str) -> list[np.ndarray]:
+        return encode(preprocessor, texts, name, options.progress)
+
+    train = EncodedSplit(encoded(train_split.texts, "train"), train_split.labels)
+    for examples, name in ((train_crops, "train crops"), (lexicon, "lexicon")):
+        if len(examples):
+            train = train.with_examples(encoded(examples.texts, name), examples.targets, examples.weights)
+    validation = EncodedSplit(encoded(validation_split.texts, "validation"), validation_split.labels)
+    validation_pieces = EncodedSplit(
+        encoded(validation_crops.texts, "validation crops"), validation_crops.targets.argmax(axis=1)
+    )
+    test = EncodedSplit(encoded(dataset.test.texts, "test"), dataset.test.labels)
+
+    refit_extra = None
+    if len(validation_crops):
+        refit_extra = EncodedSplit([], np.zeros(0, dtype=np.int64)).with_examples(
+            validation_pieces.ids, validation_crops.targets, validation_crops.weights
+        )
+    trained = train_model(
+        architecture, config, preprocess_config.table_rows, options, train, validation, device, refit_extra=refit_extra
+    )
     model = trained.model.to("cpu")
+    # calibration: fitted on what the first phase's model never saw (validation reviews and their
+    # pieces, each half of the weight), and applied to the final model
+    calibration_set = validation + validation_pieces if len(validation_pieces) else validation
+    calibration_weights = np.concatenate(
+        [
+            np.full(len(validation), 0.5 / len(validation)),
+            np.full(len(validation_pieces), 0.5 / max(1, len(validation_pieces))),
+        ]
+    )
+    calibration = fit_calibration_on(trained.selected, calibration_set, calibration_weights, device)
+    preprocess_config = dataclasses.replace(preprocess_config, calibration=calibration)
+    preprocessor = Preprocessor(preprocess_config)
+    say(f"calibration: log scale {calibration.log_scale:.3f}, evidence power {calibration.evidence_power:.3f}")
 
     version = bundle.new_version(options.arch)
     with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
@@ -83,23 +134,29 @@ def run(options: TrainOptions) -> TrainResult:
         (folder / bundle.PREPROCESS_FILE).write_text(preprocess_config.to_json())
         export_seconds = time.perf_counter() - export_started
 
-        def served(file: str, description: str) -> Evaluation:
+        def served(file: str, texts: list[str], labels: np.ndarray, description: str) -> Evaluation:
             return evaluate_served(
                 folder / file,
                 preprocessor,
-                dataset.test.texts,
-                dataset.test.labels,
+                texts,
+                labels,
                 version=version,
                 progress=options.progress,
                 description=description,
             )
 
+        test_texts, test_labels = dataset.test.texts, dataset.test.labels
         evaluations = {
             "torch_fp32": evaluate_torch(
-                model, test.ids, test.labels, device=torch.device("cpu"), progress=options.progress
+                model,
+                test.ids,
+                test.labels,
+                device=torch.device("cpu"),
+                progress=options.progress,
+                calibration=calibration,
             ),
-            "onnx_fp32": served(bundle.FP32_MODEL_FILE, "onnx fp32"),
-            "onnx_int8": served(bundle.MODEL_FILE, "onnx int8"),
+            "onnx_fp32": served(bundle.FP32_MODEL_FILE, test_texts, test_labels, "onnx fp32"),
+            "onnx_int8": served(bundle.MODEL_FILE, test_texts, test_labels, "onnx int8"),
         }
         agreement = check_agreement(evaluations["torch_fp32"], evaluations["onnx_fp32"])
         gate = quality_gate(
@@ -108,6 +165,16 @@ def run(options: TrainOptions) -> TrainResult:
             min_accuracy=options.min_accuracy,
             max_quantization_drop=options.max_quantization_drop,
         )
+        last_sentences, last_sentence_labels = last_sentences_of(test_texts, test_labels)
+        calibration_figures = {
+            "method": "temperature by n-gram count, fitted on held-out validation reviews and their crops",
+            "parameters": dataclasses.asdict(calibration),
+            "test_reviews": calibration_report(evaluations["onnx_int8"], test_labels),
+            "test_last_sentences": calibration_report(
+                served(bundle.MODEL_FILE, last_sentences, last_sentence_labels, "last sentences"),
+                last_sentence_labels,
+            ),
+        }
         card = build_card(
             version=version,
             options=options,
@@ -122,10 +189,80 @@ def run(options: TrainOptions) -> TrainResult:
             gate=gate,
             folder=folder,
             seconds={"export_and_quantize": round(export_seconds, 2), "total": round(time.perf_counter() - started, 2)},
+            calibration=calibration_figures,
+            short_text={"train_crops": len(train_crops), "lexicon_examples": len(lexicon)},
+            languages=training_languages(train_split.texts, options.seed),
         )
         promote = options.promote and gate.passed
         bundle.publish(location, folder, card, promote=promote)
     return TrainResult(version, card, promote, gate.passed, f"{location.url}/{version}", model)
+
+
+def review_crops(options: TrainOptions, texts: list[str], labels: np.ndarray, classes: int, seed: int) -> Examples:
+    return crops(
+        texts,
+        labels,
+        classes,
+        sentences_per_text=options.sentence_crops,
+        windows_per_text=options.window_crops,
+        window_words=options.window_words,
+        smoothing=options.crop_smoothing,
+        weight=options.crop_weight,
+        seed=seed,
+    )
+
+
+def fit_calibration_on(
+    model: nn.Module, examples: EncodedSplit, weights: np.ndarray, device: torch.device
+) -> Calibration:
+    logits_of = torch_logits(model, device)
+    logits = np.zeros((len(examples), model.config.num_classes), dtype=np.float32)
+    for indices in length_sorted_batches(examples.ids, 512):
+        logits[indices] = logits_of(pad([examples.ids[i] for i in indices]))
+    counts = np.fromiter(map(len, examples.ids), dtype=np.int64, count=len(examples))
+    return fit_calibration(logits, counts, examples.labels, weights)
+
+
+# The languages of this share of the training texts or more are those the model answers in.
+SUPPORTED_LANGUAGE_SHARE = 0.05
+LANGUAGE_SAMPLE = 5000
+
+
+def training_languages(texts: list[str], seed: int) -> dict[str, object]:
+    """The languages of (a seeded sample of) the training texts, measured by serving's identifier."""
+    rng = np.random.default_rng(seed)
+    sample = [texts[i] for i in rng.permutation(len(texts))[:LANGUAGE_SAMPLE].tolist()]
+    shares = language_shares(sample)
+    supported = [
+        language for language, share in shares.items() if share >= SUPPORTED_LANGUAGE_SHARE and language != UNDETERMINED
+    ]
+    return {
+        "training": {k: round(v, 5) for k, v in shares.items()},
+        "measured_on": len(sample),
+        "supported": supported or ["en"],
+    }
+
+
+def last_sentences_of(texts: list[str], labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The last sentence of each text that has one, and its text's label."""
+    pieces, kept = [], []
+    for index, text in enumerate(texts):
+        sentences = split_sentences(text)
+        if sentences:
+            pieces.append(sentences[-1])
+            kept.append(index)
+    return pieces, labels[np.asarray(kept, dtype=np.int64)]
+
+
+def calibration_report(evaluation: Evaluation, labels: np.ndarray) -> dict[str, float]:
+    confidences = evaluation.probabilities.max(axis=1)
+    correct = evaluation.probabilities.argmax(axis=1) == labels
+    return {
+        "texts": len(labels),
+        "accuracy": round(float(correct.mean()), 5),
+        "expected_calibration_error": round(expected_calibration_error(confidences, correct), 5),
+        "mean_confidence": round(float(confidences.mean()), 5),
+    }
 
 
 def encode(preprocessor: Preprocessor, texts: list[str], name: str, progress: bool) -> list[np.ndarray]:

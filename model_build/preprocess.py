@@ -7,19 +7,26 @@ it needs travels in the bundle as ``preprocess.json`` (`PreprocessConfig.to_json
 The transformation:
 
 1. normalize: ``<br />`` tags become spaces, HTML entities are unescaped, Unicode is NFKC
-   normalized and case-folded, and control / format characters (NUL included) become spaces;
+   normalized and case-folded, typographic apostrophes become ``'``, and control / format
+   characters (NUL included) become spaces;
 2. tokenize: words (letters and digits, with inner apostrophes such as ``don't``) and every
    other visible character as a token of its own (``!``, ``?``, emoji, ...);
 3. truncate: at most ``max_tokens`` tokens, keeping the head and the tail of a long text
    (reviews tend to state their verdict at the end);
-4. hash: each token to a stable 64-bit value (a polynomial over its code points, modulo 2**64),
-   then every n-gram of the configured orders to a bucket in ``[1, num_buckets)``; id 0 is
-   padding;
-5. optionally keep each distinct bucket once (``unique_ngrams``: a binary bag of n-grams).
+4. hash: each token to a stable 64-bit value (a polynomial over its code points, modulo 2**64);
+5. mark negation (``negation_scope`` > 0): the tokens that follow a negator (``not``,
+   ``never``, ``don't``, ...) up to the next punctuation mark or contrast word (``but``), at most
+   ``negation_scope`` of them, get a marked hash: ``not good`` holds the n-grams of ``not`` and
+   of a negated ``good``, which the model learns apart from ``good``;
+6. every n-gram of the configured orders to a 64-bit value, and that value to an id: with a
+   `Vocabulary` (the n-grams kept at training) its row, or `UNKNOWN_ID` for any other n-gram;
+   without one, a hash bucket in ``[1, num_buckets)``. Id 0 is padding;
+7. optionally keep each distinct id once (``unique_ngrams``: a binary bag of n-grams).
 
-Hashing needs no vocabulary, so ``preprocess.json`` stays a few hundred bytes and any text, in
-any script, maps to valid ids. It is deterministic across processes and machines (no use of
-Python's salted ``hash``).
+Any text, in any script, maps to valid ids. The transformation is deterministic across
+processes and machines (no use of Python's salted ``hash``). Alongside the ids, `encode_many`
+counts each text's *evidence*: the n-grams holding a word that the model has a row for; a text
+without any is one the model knows nothing about.
 
 Steps 2-5 run as array operations over a whole batch of texts at once (the texts are joined
 into one array of code points): no Python code runs per token, which is what makes serving
@@ -29,19 +36,41 @@ against each other.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import json
 import re
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+# 3: negation marking, typographic apostrophes, the vocabulary, logits out and calibration
 # 2: tokens hashed by a polynomial over code points (1 hashed them with CRC-32 of UTF-8)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PADDING_ID = 0
+UNKNOWN_ID = 1  # with a vocabulary: the one row every n-gram outside it shares
+FIRST_KNOWN_ID = 2
 DEFAULT_LABELS = ("negative", "positive")
+
+# Negation (step 5): the tokens that open a scope, and those that close one (a punctuation mark
+# or a contrast word). Apostrophe-less spellings are there because people type them.
+_NEGATOR_WORDS = (
+    "not no never nor cannot without nothing nobody none neither nowhere hardly barely scarcely "
+    "don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't couldn't shouldn't "
+    "haven't hasn't hadn't ain't mustn't needn't mightn't shan't dont doesnt didnt isnt arent "
+    "wasnt werent wont wouldnt cant couldnt shouldnt havent hasnt hadnt aint"
+)
+_SCOPE_END_TOKENS = (
+    '. , ; : ! ? ( ) [ ] " but however although though yet except whereas nevertheless nonetheless instead'
+)
+NEGATORS = frozenset(_NEGATOR_WORDS.split())
+SCOPE_ENDS = frozenset(_SCOPE_END_TOKENS.split())
+_NEGATION_MARK = np.uint64(0x6E65676174656421)  # XORed into a negated token's hash
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
 
 _BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 # What the tokenizer matches, as a regular expression (the specification; `_token_spans` does
@@ -69,22 +98,110 @@ class PreprocessConfigError(ValueError):
     """``preprocess.json`` is missing fields, has wrong values or an unknown format."""
 
 
+class Vocabulary:
+    """The n-grams a model has rows for: a sorted array of 32-bit fingerprints (the high half of
+    each n-gram's 64-bit value); the n-gram of fingerprint ``fingerprints[k]`` has the id
+    ``FIRST_KNOWN_ID + k``. In ``preprocess.json`` it is base64 of the zlib-compressed deltas."""
+
+    def __init__(self, fingerprints: np.ndarray) -> None:
+        fingerprints = np.unique(np.asarray(fingerprints, dtype=np.uint32))
+        self.fingerprints = fingerprints
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and np.array_equal(self.fingerprints, other.fingerprints)
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprints.tobytes())
+
+    def ids(self, fingerprints: np.ndarray) -> np.ndarray:
+        """The id of each fingerprint: its row, or `UNKNOWN_ID`."""
+        rows = np.searchsorted(self.fingerprints, fingerprints)
+        rows = np.minimum(rows, max(len(self.fingerprints) - 1, 0))
+        known = self.fingerprints[rows] == fingerprints if len(self.fingerprints) else np.zeros(len(rows), bool)
+        return np.where(known, rows.astype(np.int64) + FIRST_KNOWN_ID, UNKNOWN_ID)
+
+    def encode(self) -> str:
+        deltas = np.diff(self.fingerprints, prepend=np.uint32(0)).astype("<u4")
+        return base64.b64encode(zlib.compress(deltas.tobytes(), 9)).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> Vocabulary:
+        try:
+            deltas = np.frombuffer(zlib.decompress(base64.b64decode(text, validate=True)), dtype="<u4")
+        except (binascii.Error, zlib.error, ValueError, TypeError) as error:
+            raise PreprocessConfigError(f"the vocabulary of preprocess.json cannot be read: {error}") from None
+        fingerprints = np.cumsum(deltas, dtype=np.uint32)
+        if len(fingerprints) > 1 and not (fingerprints[1:] > fingerprints[:-1]).all():
+            raise PreprocessConfigError("the vocabulary of preprocess.json is not strictly increasing")
+        vocabulary = cls.__new__(cls)
+        vocabulary.fingerprints = fingerprints
+        return vocabulary
+
+
+def fingerprints_of(values: np.ndarray) -> np.ndarray:
+    """The 32-bit fingerprint of 64-bit n-gram values (their high half)."""
+    return (values >> np.uint64(32)).astype(np.uint32)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Serving's probabilities are ``softmax(logits * exp(log_scale) * n ** evidence_power)``,
+    ``n`` the number of n-gram ids of the text: a temperature that depends on how much a text
+    says, fitted on held-out reviews and pieces of reviews (`model_build.calibration`)."""
+
+    log_scale: float = 0.0
+    evidence_power: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("log_scale", "evidence_power"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise PreprocessConfigError(f"calibration {name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    def scales(self, ngram_counts: np.ndarray) -> np.ndarray:
+        """The factor of each text's logits (float64), from its n-gram count."""
+        counts = np.maximum(np.asarray(ngram_counts, dtype=np.float64), 1.0)
+        return np.exp(self.log_scale + self.evidence_power * np.log(counts))
+
+    def probabilities(self, logits: np.ndarray, ngram_counts: np.ndarray) -> np.ndarray:
+        scaled = logits.astype(np.float64) * self.scales(ngram_counts)[:, None]
+        scaled -= scaled.max(axis=1, keepdims=True)
+        exponentials = np.exp(scaled)
+        return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Everything that turns text into model input; saved as ``preprocess.json``."""
+    """Everything that turns text into model input and logits into probabilities; saved as
+    ``preprocess.json``."""
 
-    num_buckets: int = 1 << 20
+    num_buckets: int = 1 << 20  # hash buckets when there is no vocabulary
     ngram_orders: tuple[int, ...] = (1, 2, 3)
     max_tokens: int = 4096
     unique_ngrams: bool = False  # each distinct n-gram once (binary bag), order lost
+    negation_scope: int = 0  # tokens marked after a negator; 0: no marking
+    vocabulary: Vocabulary | None = None
     labels: tuple[str, ...] = DEFAULT_LABELS
+    calibration: Calibration = field(default_factory=Calibration)
     input_name: str = "input_ids"
-    output_name: str = "probabilities"
+    output_name: str = "logits"
+    ngram_output_name: str | None = None  # the graph's per-n-gram logits, for explanations
     format: int = field(default=FORMAT_VERSION)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ngram_orders", tuple(int(n) for n in self.ngram_orders))
         object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        if isinstance(self.vocabulary, str):
+            object.__setattr__(self, "vocabulary", Vocabulary.decode(self.vocabulary))
+        if isinstance(self.calibration, dict):
+            try:
+                object.__setattr__(self, "calibration", Calibration(**self.calibration))
+            except TypeError as error:
+                raise PreprocessConfigError(f"calibration is invalid: {error}") from None
         if self.format != FORMAT_VERSION:
             raise PreprocessConfigError(
                 f"preprocess format {self.format!r} is not supported (expected {FORMAT_VERSION})"
@@ -99,11 +216,25 @@ class PreprocessConfig:
             raise PreprocessConfigError(f"ngram_orders must be distinct integers from 1 to {MAX_NGRAM_ORDER}")
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             raise PreprocessConfigError("max_tokens must be a positive integer")
+        if isinstance(self.negation_scope, bool) or not isinstance(self.negation_scope, int) or self.negation_scope < 0:
+            raise PreprocessConfigError("negation_scope must be an integer of at least 0")
+        if self.vocabulary is not None and not isinstance(self.vocabulary, Vocabulary):
+            raise PreprocessConfigError("vocabulary must be null or an encoded vocabulary")
+        if not isinstance(self.calibration, Calibration):
+            raise PreprocessConfigError("calibration must be an object")
         if len(self.labels) < 2:
             raise PreprocessConfigError("labels must name at least two classes")
 
+    @property
+    def table_rows(self) -> int:
+        """How many ids there are (padding included): the rows of the model's table."""
+        return self.num_buckets if self.vocabulary is None else FIRST_KNOWN_ID + len(self.vocabulary)
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        raw = asdict(self)
+        raw["vocabulary"] = None if self.vocabulary is None else self.vocabulary.encode()
+        raw["calibration"] = asdict(self.calibration)
+        return json.dumps(raw, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PreprocessConfig:
@@ -117,6 +248,10 @@ class PreprocessConfig:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise PreprocessConfigError(f"preprocess.json has unknown fields: {unknown}")
+        if raw.get("vocabulary") is not None and not isinstance(raw["vocabulary"], str):
+            raise PreprocessConfigError("vocabulary must be null or an encoded vocabulary")
+        if not isinstance(raw.get("calibration", {}), dict):
+            raise PreprocessConfigError("calibration must be an object")
         try:
             return cls(**raw)
         except TypeError as error:
@@ -145,9 +280,10 @@ _INVISIBLE_AS_SPACE = _PerCodePoint(
 
 
 def normalize(text: str) -> str:
-    """HTML breaks and entities resolved, NFKC, case-folded, invisible characters as spaces."""
+    """HTML breaks and entities resolved, NFKC, case-folded, one apostrophe, invisible characters
+    as spaces."""
     text = html.unescape(_BREAK_TAG.sub(" ", text))
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
     if not text.isprintable():
         text = text.translate(_INVISIBLE_AS_SPACE)
     return text
@@ -262,6 +398,28 @@ def _finalize(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
+def _token_hash(token: str) -> int:
+    """`_token_hashes` of one token, in plain Python (for the fixed word lists)."""
+    return sum(ord(c) * pow(_TOKEN_BASE, k, 1 << 64) for k, c in enumerate(token)) % (1 << 64)
+
+
+_NEGATOR_HASHES = np.array(sorted(map(_token_hash, NEGATORS)), dtype=np.uint64)
+_SCOPE_END_HASHES = np.array(sorted(map(_token_hash, SCOPE_ENDS)), dtype=np.uint64)
+
+
+@dataclass
+class _NGrams:
+    """The n-grams of some normalized texts, in order: order-1 of every text, then order-2, ..."""
+
+    values: np.ndarray  # uint64, the mixed value of each n-gram
+    texts_of: np.ndarray  # the text each belongs to
+    has_word: np.ndarray  # bool: it holds a word (not only punctuation and symbols)
+    first_token: np.ndarray  # the index (among the kept tokens) of its first token
+    orders: np.ndarray  # its order
+    # with keep_tokens: the start, end and negation of each kept token
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
 class Preprocessor:
     """Turns texts into padded ``int64`` id matrices as the model expects them."""
 
@@ -275,40 +433,104 @@ class Preprocessor:
         return cls(PreprocessConfig.from_json(text))
 
     def encode(self, text: str) -> np.ndarray:
-        """Bucket ids (``int64``, every value in ``[1, num_buckets)``) of one text's n-grams.
+        """Ids (``int64``, every value in ``[1, table_rows)``) of one text's n-grams.
 
         An empty or token-free text gives an empty array; `encode_batch` pads it.
         """
         return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[np.ndarray]:
-        """`encode` of each text, computed for many at once: the texts are joined into one
-        array of code points (a space between two texts), and tokenizing, hashing and the
-        n-gram arithmetic each run once over it. Texts are taken in groups of at most
-        `CHARACTERS_AT_ONCE` characters (or one longer text), which bounds the memory used."""
+        """`encode` of each text, computed for many at once."""
+        return self.encode_with_evidence(texts)[0]
+
+    def encode_with_evidence(self, texts: Iterable[str]) -> tuple[list[np.ndarray], np.ndarray]:
+        """`encode` of each text and its evidence (``int64``: its n-grams that hold a word and
+        have a row of their own; without a vocabulary, every n-gram that holds a word).
+
+        The texts are joined into one array of code points (a space between two texts), and
+        tokenizing, hashing and the n-gram arithmetic each run once over it. Texts are taken in
+        groups of at most `CHARACTERS_AT_ONCE` characters (or one longer text), which bounds the
+        memory used."""
         normalized = [normalize(text) for text in texts]
         encoded: list[np.ndarray] = []
-        start = 0
-        while start < len(normalized):
-            end, characters = start + 1, len(normalized[start])
-            while end < len(normalized) and characters + len(normalized[end]) < CHARACTERS_AT_ONCE:
-                characters += len(normalized[end]) + 1
-                end += 1
-            encoded += self._encode_normalized(normalized[start:end])
-            start = end
-        return encoded
+        evidence: list[np.ndarray] = []
+        for group in _groups(normalized):
+            ids, group_evidence = self._encode_normalized(group)
+            encoded += ids
+            evidence.append(group_evidence)
+        return encoded, np.concatenate(evidence) if evidence else np.zeros(0, dtype=np.int64)
 
-    def _encode_normalized(self, normalized: list[str]) -> list[np.ndarray]:
+    def fingerprints_many(self, texts: Iterable[str]) -> list[np.ndarray]:
+        """The distinct n-gram fingerprints of each text (sorted ``uint32``), vocabulary or not:
+        what a `Vocabulary` is chosen from."""
+        result: list[np.ndarray] = []
+        for group in _groups([normalize(text) for text in texts]):
+            ngrams = self._ngrams(group)
+            keys = (ngrams.texts_of.astype(np.uint64) << np.uint64(32)) | fingerprints_of(ngrams.values).astype(
+                np.uint64
+            )
+            keys = np.unique(keys)
+            owners = (keys >> np.uint64(32)).astype(np.int64)
+            values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            result += np.split(values, np.searchsorted(owners, np.arange(1, len(group))))
+        return result
+
+    def ngram_texts(self, text: str) -> dict[int, str]:
+        """Each id of ``text`` and the n-gram it stands for, its words separated by spaces and a
+        negated word written ``NOT_word`` (the first n-gram of an id, if several share it)."""
+        normalized = normalize(text)
+        ngrams = self._ngrams([normalized], keep_tokens=True)
+        tokens = [
+            ("NOT_" if negated else "") + normalized[start:end]
+            for start, end, negated in zip(*(array.tolist() for array in ngrams.tokens))
+        ]
+        names: dict[int, str] = {}
+        for identifier, first, order in zip(
+            self._ids(ngrams.values).tolist(), ngrams.first_token.tolist(), ngrams.orders.tolist()
+        ):
+            names.setdefault(identifier, " ".join(tokens[first : first + order]))
+        return names
+
+    def _ids(self, values: np.ndarray) -> np.ndarray:
+        vocabulary = self.config.vocabulary
+        if vocabulary is not None:
+            return vocabulary.ids(fingerprints_of(values))
+        return (values % self._bucket_span + np.uint64(1)).astype(np.int64)
+
+    def _encode_normalized(self, normalized: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+        ngrams = self._ngrams(normalized)
+        if not len(ngrams.values):
+            return [np.zeros(0, dtype=np.int64) for _ in normalized], np.zeros(len(normalized), dtype=np.int64)
+        ids, texts_of = self._ids(ngrams.values), ngrams.texts_of
+        counted = ngrams.has_word if self.config.vocabulary is None else ngrams.has_word & (ids >= FIRST_KNOWN_ID)
+        evidence = np.bincount(texts_of[counted], minlength=len(normalized)).astype(np.int64)
+        if self.config.unique_ngrams:
+            # one sort by (text, id) both groups by text and deduplicates
+            ids, texts_of = _sorted_unique_per_text(ids, texts_of)
+        else:
+            # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
+            grouped = np.argsort(texts_of, kind="stable")
+            ids, texts_of = ids[grouped], texts_of[grouped]
+        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(normalized)))), evidence
+
+    def _ngrams(self, normalized: list[str], keep_tokens: bool = False) -> _NGrams:
         lengths = np.fromiter(map(len, normalized), dtype=np.int64, count=len(normalized))
         points = _code_points(" ".join(normalized))
-        starts, ends = _token_spans(_character_classes(points))
+        classes = _character_classes(points)
+        starts, ends = _token_spans(classes)
         text_starts = np.cumsum(lengths + 1) - (lengths + 1)
         owner = np.searchsorted(text_starts, starts, side="right") - 1  # the text of each token
         keep = self._within_max_tokens(owner, len(normalized))
         if keep is not None:
             starts, ends, owner = starts[keep], ends[keep], owner[keep]
         hashes = _token_hashes(points, starts, ends)
-        parts, owners = [], []
+        words = (classes[starts] == _ALNUM).astype(np.int64)
+        negated = np.zeros(len(hashes), dtype=bool)
+        if self.config.negation_scope:
+            negated = _negated(hashes, owner, self.config.negation_scope)
+            hashes = np.where(negated, hashes ^ _NEGATION_MARK, hashes)
+        word_count = np.concatenate(([0], np.cumsum(words)))
+        values, owners, has_word, firsts, orders = [], [], [], [], []
         with np.errstate(over="ignore"):
             for order in self.config.ngram_orders:
                 windows = len(hashes) - order + 1
@@ -317,25 +539,22 @@ class Preprocessor:
                 combined = self._order_salts[order] + hashes[:windows] * _POSITION_MULTIPLIERS[0]
                 for position in range(1, order):
                     combined += hashes[position : windows + position] * _POSITION_MULTIPLIERS[position]
-                texts_of = owner[:windows]
+                first = np.arange(windows)
                 if order > 1:  # keep the windows that lie inside one text
-                    inside = texts_of == owner[order - 1 :]
-                    combined, texts_of = combined[inside], texts_of[inside]
-                parts.append(combined)
-                owners.append(texts_of)
-            if not parts:
-                return [np.zeros(0, dtype=np.int64) for _ in normalized]
-            texts_of = np.concatenate(owners)
-            mixed = _finalize(np.concatenate(parts))
-        ids = (mixed % self._bucket_span + np.uint64(1)).astype(np.int64)
-        if self.config.unique_ngrams:
-            # one sort by (text, id) both groups by text and deduplicates
-            ids, texts_of = _sorted_unique_per_text(ids, texts_of)
-        else:
-            # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
-            grouped = np.argsort(texts_of, kind="stable")
-            ids, texts_of = ids[grouped], texts_of[grouped]
-        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(normalized))))
+                    first = first[owner[:windows] == owner[order - 1 :]]
+                    combined = combined[first]
+                values.append(combined)
+                owners.append(owner[first])
+                has_word.append(word_count[first + order] > word_count[first])
+                firsts.append(first)
+                orders.append(np.full(len(first), order, dtype=np.int64))
+            tokens = (starts, ends, negated) if keep_tokens else None
+            if not values:
+                empty = np.zeros(0, dtype=np.int64)
+                return _NGrams(np.zeros(0, dtype=np.uint64), empty, np.zeros(0, dtype=bool), empty, empty, tokens)
+            mixed = _finalize(np.concatenate(values))
+        return _NGrams(mixed, np.concatenate(owners), np.concatenate(has_word), np.concatenate(firsts),
+                       np.concatenate(orders), tokens)  # fmt: skip
 
     def _within_max_tokens(self, owner: np.ndarray, texts: int) -> np.ndarray | None:
         """Which tokens to keep so that no text has more than ``max_tokens``: the head and the
@@ -352,6 +571,39 @@ class Preprocessor:
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """A ``[len(texts), longest]`` matrix padded with `PADDING_ID` (at least one column)."""
         return pad(self.encode_many(texts))
+
+
+def _groups(normalized: list[str]) -> Iterable[list[str]]:
+    """Consecutive texts of at most `CHARACTERS_AT_ONCE` characters in all (or one longer text)."""
+    start = 0
+    while start < len(normalized):
+        end, characters = start + 1, len(normalized[start])
+        while end < len(normalized) and characters + len(normalized[end]) < CHARACTERS_AT_ONCE:
+            characters += len(normalized[end]) + 1
+            end += 1
+        yield normalized[start:end]
+        start = end
+
+
+def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
+    """Which tokens lie in a negation scope: after a negator of their own text, with no scope end
+    between, at most ``scope`` tokens on (negators themselves are not marked)."""
+    if not len(hashes):
+        return np.zeros(0, dtype=bool)
+    negator = np.isin(hashes, _NEGATOR_HASHES)
+    closes = np.isin(hashes, _SCOPE_END_HASHES)
+    index = np.arange(len(hashes))
+    last_negator = np.maximum.accumulate(np.where(negator, index, -1))
+    previous_negator = np.concatenate(([-1], last_negator[:-1]))
+    last_close = np.maximum.accumulate(np.where(closes, index, -1))
+    same_text = owner[np.maximum(previous_negator, 0)] == owner
+    return (
+        (previous_negator >= 0)
+        & (previous_negator > last_close)
+        & (index - previous_negator <= scope)
+        & same_text
+        & ~negator
+    )
 
 
 def _sorted_unique_per_text(ids: np.ndarray, texts_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

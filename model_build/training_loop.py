@@ -18,21 +18,50 @@ from torch import nn
 from tqdm import tqdm
 
 from model_build.console import say
-from model_build.evaluate import evaluate_torch, length_sorted_batches
+from model_build.evaluate import evaluate_torch
 from model_build.options import TrainOptions
 from model_build.preprocess import pad
 
 
 @dataclass
 class EncodedSplit:
-    ids: list[np.ndarray]  # one array of bucket ids per review
-    labels: np.ndarray
+    """Encoded training examples: whole reviews with their labels, and (`with_examples`) pieces
+    of reviews or lexicon entries with soft targets and weights of their own."""
+
+    ids: list[np.ndarray]  # one array of ids per example
+    labels: np.ndarray  # the label of each example (the likeliest of its targets)
+    targets: np.ndarray | None = None  # [n, classes] float32; None: one-hot labels
+    weights: np.ndarray | None = None  # [n] float32; None: all 1
+    whole: np.ndarray | None = None  # [n] bool, whole reviews (the naive-Bayes counts); None: all
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __add__(self, other: EncodedSplit) -> EncodedSplit:
-        return EncodedSplit(self.ids + other.ids, np.concatenate([self.labels, other.labels]))
+        return EncodedSplit(
+            self.ids + other.ids,
+            np.concatenate([self.labels, other.labels]),
+            np.concatenate([self.soft_targets(), other.soft_targets()]),
+            np.concatenate([self.example_weights(), other.example_weights()]),
+            np.concatenate([self.whole_reviews(), other.whole_reviews()]),
+        )
+
+    def with_examples(self, ids: list[np.ndarray], targets: np.ndarray, weights: np.ndarray) -> EncodedSplit:
+        extra = EncodedSplit(ids, targets.argmax(axis=1), targets.astype(np.float32), weights.astype(np.float32),
+                             np.zeros(len(ids), dtype=bool))  # fmt: skip
+        return self + extra
+
+    def soft_targets(self, classes: int | None = None) -> np.ndarray:
+        if self.targets is not None:
+            return self.targets
+        classes = classes or max(2, int(self.labels.max(initial=0)) + 1)
+        return np.eye(classes, dtype=np.float32)[self.labels]
+
+    def example_weights(self) -> np.ndarray:
+        return np.ones(len(self), dtype=np.float32) if self.weights is None else self.weights
+
+    def whole_reviews(self) -> np.ndarray:
+        return np.ones(len(self), dtype=bool) if self.whole is None else self.whole
 
 
 @dataclass
@@ -40,31 +69,43 @@ class TrainedModel:
     model: nn.Module  # on the training device
     history: list[dict[str, Any]]  # one record per epoch, of both phases
     best_epoch: int  # by validation accuracy
+    selected: nn.Module  # the first phase's model (``model`` itself without a refit)
 
 
 def train_model(
     architecture: ModuleType,
     config: Any,
+    rows: int,
     options: TrainOptions,
     train: EncodedSplit,
     validation: EncodedSplit,
     device: torch.device,
+    *,
+    refit_extra: EncodedSplit | None = None,
 ) -> TrainedModel:
-    model = new_model(architecture, config, train, device)
+    """Trains on ``train`` choosing the epoch by accuracy on ``validation`` (whole reviews);
+    with ``options.refit``, trains again on both (and ``refit_extra``, the validation reviews'
+    own extra examples). ``TrainedModel.selected`` is the model of the first phase, which has
+    never seen ``validation``: calibration is fitted on its answers."""
+    model = new_model(architecture, config, rows, train, device)
     history = fit(model, architecture, options, options.epochs, train, device, validation=validation)
     best_epoch = max(history, key=lambda record: record["validation_accuracy"])["epoch"]
+    selected = model
     if options.refit:
         everything = train + validation
-        say(f"refit: training on all {len(everything)} training reviews for {best_epoch} epochs")
-        model = new_model(architecture, config, everything, device)
+        if refit_extra is not None:
+            everything = everything + refit_extra
+        say(f"refit: training on all {len(everything)} training examples for {best_epoch} epochs")
+        model = new_model(architecture, config, rows, everything, device)
         history += fit(model, architecture, options, best_epoch, everything, device, validation=None)
-    return TrainedModel(model, history, best_epoch)
+    return TrainedModel(model, history, best_epoch, selected)
 
 
-def new_model(architecture: ModuleType, config: Any, train: EncodedSplit, device: torch.device) -> nn.Module:
-    model = architecture.Model(config)
-    if hasattr(model, "fit_ngram_weights"):  # weights computed from the data before the first step
-        model.fit_ngram_weights(train.ids, train.labels)
+def new_model(architecture: ModuleType, config: Any, rows: int, train: EncodedSplit, device: torch.device) -> nn.Module:
+    model = architecture.Model(config, rows)
+    if hasattr(model, "fit_ngram_weights"):  # weights computed from whole reviews before the first step
+        whole = train.whole_reviews()
+        model.fit_ngram_weights([ids for ids, keep in zip(train.ids, whole) if keep], train.labels[whole])
     return model.to(device)
 
 
@@ -80,7 +121,8 @@ def fit(
     """Trains for ``epochs``; with a validation split, keeps the weights of its best epoch."""
     optimizers = model.configure_optimizers(architecture.TRAINING, options.learning_rate)
     rng = np.random.default_rng(options.seed)
-    labels = torch.from_numpy(train.labels)
+    targets = torch.from_numpy(train.soft_targets(model.config.num_classes))
+    weights = torch.from_numpy(train.example_weights())
     phase = "select" if validation is not None else "refit"
     history: list[dict[str, Any]] = []
     best_accuracy, best_state = -1.0, None
@@ -88,13 +130,13 @@ def fit(
         epoch_started = time.perf_counter()
         model.train()
         # batches of similar lengths (little padding), visited in a seeded random order
-        batches = list(length_sorted_batches(train.ids, options.batch_size))
+        batches = training_batches(train.ids, options.batch_size)
         rng.shuffle(batches)
         total_loss = 0.0
         bar = tqdm(batches, desc=f"{phase} epoch {epoch}/{epochs}", leave=False, disable=not options.progress)
         for step, indices in enumerate(bar, start=1):
             ids = torch.from_numpy(pad([train.ids[i] for i in indices])).to(device)
-            loss = nn.functional.cross_entropy(model(ids), labels[indices].to(device))
+            loss = weighted_cross_entropy(model(ids), targets[indices].to(device), weights[indices].to(device))
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -124,3 +166,32 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft ``targets``, averaged with the examples' ``weights``."""
+    losses = -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+    return (losses * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+# A training batch holds `batch_size` examples, or more of short ones (crops, lexicon entries):
+# up to `SHORT_BATCH_FACTOR` times as many, while it has fewer than `batch_size * IDS_PER_EXAMPLE` ids.
+SHORT_BATCH_FACTOR = 8
+IDS_PER_EXAMPLE = 128
+
+
+def training_batches(sequences: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """Index batches of similar lengths, so that padding stays small; short examples go in larger
+    batches, so that a few thousand crops cost a few dozen steps rather than a few hundred."""
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    order = np.argsort(lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        end = min(start + batch_size, len(order))
+        ids = int(lengths[order[start:end]].sum())
+        while end < len(order) and end - start < batch_size * SHORT_BATCH_FACTOR and ids < batch_size * IDS_PER_EXAMPLE:
+            ids += int(lengths[order[end]])
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches

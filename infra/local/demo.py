@@ -39,6 +39,10 @@ UPLOAD_LINES = [
     {"id": "r4", "text": "The best thing the director has made in years."},
 ]
 UPLOAD_NAME = "demo-reviews"
+SUMMARY_FIELDS = (
+    "status", "lines", "classified", "answered", "errors", "labels", "abstained", "languages", "error_lines",
+    "model_version",
+)  # fmt: skip
 TIMEOUT_SECONDS = 120
 
 
@@ -88,9 +92,16 @@ def classify(client: DemoClient) -> None:
     answer = client.call("POST", "/classify", {"texts": REVIEWS}).json()
     print(f"model {answer['model_version']}:")
     for text, prediction in zip(REVIEWS, answer["predictions"]):
-        print(f"  {prediction['label']:<8} {prediction['score']:.3f}  {text}")
+        print(f"  {answer_of(prediction)}  {text}")
     refused = requests.post(f"{client.cloud.api_url}/classify", json={"text": "no key"}, timeout=60)
     print(f"without x-api-key the gateway answers {refused.status_code} {refused.json()}")
+
+
+def answer_of(prediction: dict[str, Any]) -> str:
+    """A prediction object in a few characters: the label and its score, or why there is none."""
+    if prediction["abstained"] is not None:
+        return f"abstained ({prediction['abstained']['reason']}, language {prediction['language']})"
+    return f"{prediction['label']:<8} {prediction['score']:.3f} {prediction['language']}"
 
 
 def queued_job(client: DemoClient) -> None:
@@ -128,10 +139,7 @@ def upload(client: DemoClient, work_dir: Path) -> None:
     document = json.loads(client.aws("s3", "cp", f"{data}/{summary_key}", "-"))
     print(
         json.dumps(
-            {
-                name: document[name]
-                for name in ("status", "lines", "classified", "errors", "labels", "error_lines", "model_version")
-            },
+            {name: document[name] for name in SUMMARY_FIELDS},
             indent=2,
         )
     )

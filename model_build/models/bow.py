@@ -1,14 +1,18 @@
 """``bow``: a bag of hashed word n-grams (fastText-like), the default architecture.
 
-Each n-gram bucket has an embedding; a text is the weighted mean of its n-grams' embeddings,
-and a linear layer maps that to class logits. The per-bucket weights are naive-Bayes
+Each n-gram (a row of the vocabulary kept at training, or a hash bucket) has an embedding; a
+text is the weighted mean of its n-grams' embeddings, and a linear layer maps that to class
+logits. N-grams outside the vocabulary share one row, and negated words are n-grams of their
+own (`model_build.preprocess`, step 5). The per-bucket weights are naive-Bayes
 log-count ratios computed from the training split (as in NBSVM, Wang & Manning 2012): n-grams
 that separate the classes count more from the first step, which trains faster and generalizes
 better than plain averaging. They are a fixed buffer, exported with the model.
 
-The exported graph folds those weights into the embedding table (`Model.for_export`), so
-serving does one gather. Cheap everywhere: training is a few sparse embedding updates per
-review, and inference is a gather, a weighted mean and a tiny matrix product.
+The exported graph folds those weights and the linear layer into the table (`Model.for_export`):
+the logits are linear in the mean of the embeddings, so each row becomes the row's own logits,
+``classes`` numbers instead of ``embed_dim``. Serving does one gather and a mean, and the
+gathered rows are the exact share of every n-gram in the logits (the explanations). Cheap
+everywhere: training is a few sparse embedding updates per review.
 """
 
 from __future__ import annotations
@@ -28,16 +32,20 @@ TRAINING = TrainingDefaults(epochs=4, learning_rate=0.003, batch_size=32)
 
 @dataclass
 class Config:
-    num_buckets: int = 1 << 20
+    num_buckets: int = 1 << 20  # hash buckets, when vocabulary_size is 0
     ngram_orders: tuple[int, ...] = (1, 2, 3)
     max_tokens: int = 4096
     unique_ngrams: bool = True
+    negation_scope: int = 8
+    vocabulary_size: int = 1 << 20  # the most frequent n-grams kept (0: hash buckets instead)
+    min_document_frequency: int = 2  # n-grams of fewer training texts are left out of it
     embed_dim: int = 12
     nb_smoothing: float = 1.0
     num_classes: int = 2
 
     def __post_init__(self) -> None:
-        check_at_least(self, 1, "embed_dim")
+        check_at_least(self, 1, "embed_dim", "min_document_frequency")
+        check_at_least(self, 0, "vocabulary_size", "negation_scope")
         check_at_least(self, 2, "num_classes")
         if not self.nb_smoothing > 0:
             raise ValueError(f"nb_smoothing must be greater than 0, got {self.nb_smoothing}")
@@ -48,30 +56,34 @@ class Config:
             ngram_orders=tuple(self.ngram_orders),
             max_tokens=self.max_tokens,
             unique_ngrams=self.unique_ngrams,
+            negation_scope=self.negation_scope,
             labels=labels,
+            ngram_output_name="ngram_logits",
         )
 
 
 class Model(nn.Module):
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, rows: int) -> None:
+        """``rows``: the ids of the preprocessing (`PreprocessConfig.table_rows`)."""
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.num_buckets, config.embed_dim, padding_idx=PADDING_ID, sparse=True)
+        self.rows = rows
+        self.embedding = nn.Embedding(rows, config.embed_dim, padding_idx=PADDING_ID, sparse=True)
         nn.init.uniform_(self.embedding.weight, -0.5 / config.embed_dim, 0.5 / config.embed_dim)
         with torch.no_grad():
             self.embedding.weight[PADDING_ID].zero_()
-        self.register_buffer("ngram_weights", torch.ones(config.num_buckets))
+        self.register_buffer("ngram_weights", torch.ones(rows))
         self.classifier = nn.Linear(config.embed_dim, config.num_classes)
 
     def fit_ngram_weights(self, sequences: list[np.ndarray], labels: np.ndarray) -> None:
-        """Naive-Bayes log-count ratios of each bucket between the two classes (binary counts)."""
+        """Naive-Bayes log-count ratios of each row between the two classes (binary counts)."""
         if self.config.num_classes != 2:
             return
         counts = []
         for label in (0, 1):
             members = [np.unique(s) for s, y in zip(sequences, labels, strict=True) if y == label]
             present = np.concatenate(members) if members else np.zeros(0, np.int64)
-            counts.append(np.bincount(present, minlength=self.config.num_buckets) + self.config.nb_smoothing)
+            counts.append(np.bincount(present, minlength=self.rows) + self.config.nb_smoothing)
         negative, positive = counts
         ratios = np.log((positive / positive.sum()) / (negative / negative.sum()))
         ratios[PADDING_ID] = 0.0
@@ -97,16 +109,20 @@ class Model(nn.Module):
 
 
 class _FoldedBow(nn.Module):
-    """``sum_i w_i * E_i`` equals ``sum_i (w_i * E)_i``: the exported graph needs one table."""
+    """``W (sum_i w_i E_i) / n + b`` equals ``(sum_i T_i) / n + b`` with ``T = w * E W^T``: one
+    table of per-n-gram logits. Outputs the logits and the gathered rows (`ngram_logits`)."""
 
     def __init__(self, model: Model) -> None:
         super().__init__()
         with torch.no_grad():
-            folded = model.embedding.weight * model.ngram_weights.unsqueeze(-1)
-        self.embedding = nn.Embedding.from_pretrained(folded, freeze=True, padding_idx=PADDING_ID)
-        self.classifier = model.classifier
+            weighted = model.embedding.weight * model.ngram_weights.unsqueeze(-1)
+            folded = weighted @ model.classifier.weight.T
+            folded[PADDING_ID] = 0.0
+        self.table = nn.Embedding.from_pretrained(folded, freeze=True, padding_idx=PADDING_ID)
+        self.bias = nn.Parameter(model.classifier.bias.detach().clone(), requires_grad=False)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        present = (input_ids != PADDING_ID).to(self.embedding.weight.dtype)
-        summed = self.embedding(input_ids).sum(dim=1)
-        return self.classifier(summed / present.sum(dim=1, keepdim=True).clamp(min=1.0))
+    def forward(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        present = (input_ids != PADDING_ID).to(self.table.weight.dtype)
+        ngram_logits = self.table(input_ids)
+        logits = ngram_logits.sum(dim=1) / present.sum(dim=1, keepdim=True).clamp(min=1.0) + self.bias
+        return logits, ngram_logits

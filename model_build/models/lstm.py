@@ -46,10 +46,11 @@ class Config:
 
 
 class Model(nn.Module):
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, rows: int) -> None:
+        """``rows``: the ids of the preprocessing (`PreprocessConfig.table_rows`)."""
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.num_buckets, config.embed_dim, padding_idx=PADDING_ID, sparse=True)
+        self.embedding = nn.Embedding(rows, config.embed_dim, padding_idx=PADDING_ID, sparse=True)
         self.lstm = nn.LSTM(config.embed_dim, config.hidden_dim, batch_first=True)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(2 * config.hidden_dim, config.num_classes)

@@ -24,6 +24,33 @@ def test_classify_answers_one_prediction_per_text_in_order(local_cloud):
     assert labels == ["positive", "negative", "positive"]
 
 
+def test_classify_explains_when_asked_and_abstains_on_a_text_with_nothing_to_learn_from(local_cloud):
+    texts = ["great wonderful superb film", "\u200b\u200b"]
+
+    response = local_cloud.api("POST", "/classify", json={"texts": texts, "explain": True})
+
+    assert response.status_code == 200, response.text
+    answered, abstained = response.json()["predictions"]
+    assert answered["label"] == "positive" and answered["abstained"] is None
+    assert (abstained["label"], abstained["score"], abstained["probabilities"]) == (None, None, None)
+    assert abstained["abstained"]["reason"] == "no_evidence"
+    assert all(isinstance(prediction["explanation"], list) for prediction in (answered, abstained))
+
+
+def test_classify_explains_nothing_unless_asked(local_cloud):
+    response = local_cloud.api("POST", "/classify", json={"text": "great wonderful superb film"})
+
+    assert response.status_code == 200, response.text
+    assert "explanation" not in response.json()["predictions"][0]
+
+
+def test_explain_that_is_not_a_boolean_is_refused(local_cloud):
+    response = local_cloud.api("POST", "/classify", json={"text": "great", "explain": "yes"})
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
 def test_classify_serves_the_version_the_model_card_names(local_cloud):
     card = local_cloud.api("GET", "/model").json()
 

@@ -32,6 +32,17 @@ def test_job_runs_to_done_with_one_prediction_per_text_in_order(local_cloud):
     assert [prediction["label"] for prediction in job["predictions"]] == ["positive", "negative"] * 100
 
 
+def test_job_abstains_on_a_text_with_nothing_to_learn_from(local_cloud):
+    job_id = local_cloud.api("POST", "/jobs", json={"texts": ["\u200b\u200b", "superb moving story"]}).json()["job_id"]
+
+    job = local_cloud.finished_job(job_id)
+
+    abstained, answered = job["predictions"]
+    assert (abstained["label"], abstained["score"], abstained["probabilities"]) == (None, None, None)
+    assert abstained["abstained"]["reason"] == "no_evidence"
+    assert answered["label"] == "positive" and answered["abstained"] is None
+
+
 def test_unknown_job_is_404(local_cloud):
     response = local_cloud.api("GET", f"/jobs/{uuid.uuid4().hex}")
 

@@ -31,10 +31,26 @@ def test_jsonl_uploaded_with_the_cli_gets_one_result_line_per_input_line(local_c
     local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e reviews+1.jsonl")
 
     summary, predictions = local_cloud.upload_results("e2e reviews+1.jsonl")
-    assert (summary["lines"], summary["classified"], summary["errors"]) == (5, 2, 3)
+    assert (summary["lines"], summary["classified"], summary["answered"], summary["errors"]) == (5, 2, 2, 3)
     assert [p.get("label") for p in predictions] == ["positive", None, None, "negative", None]
     assert [p.get("id") for p in predictions] == ["a", None, "c", None, "e"]
     assert all("error" in predictions[index] for index in (1, 2, 4))
+
+
+def test_a_line_with_nothing_to_learn_from_is_abstained_on_and_counted(local_cloud, tmp_path):
+    source = tmp_path / "abstain.jsonl"
+    texts = ["great wonderful film", "\u200b\u200b", "awful boring mess"]
+    source.write_text("".join(json.dumps({"id": i, "text": text}) + "\n" for i, text in enumerate(texts)))
+
+    local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-abstain.jsonl")
+
+    summary, predictions = local_cloud.upload_results("e2e-abstain.jsonl")
+    assert [p["label"] for p in predictions] == ["positive", None, "negative"]
+    assert predictions[1]["id"] == 1 and predictions[1]["abstained"]["reason"] == "no_evidence"
+    assert (summary["classified"], summary["answered"]) == (3, 2)
+    assert summary["abstained"] == {"unsupported_language": 0, "no_evidence": 1}
+    assert summary["labels"] == {"negative": 1, "positive": 1}
+    assert sum(summary["languages"].values()) == 3
 
 
 def test_csv_with_quoted_commas_and_newlines_is_classified_row_by_row(local_cloud):

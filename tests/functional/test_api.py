@@ -11,6 +11,10 @@ from model_build import bundle
 
 pytestmark = pytest.mark.functional
 
+PREDICTION_FIELDS = {"label", "score", "probabilities", "language", "abstained"}
+# zero-width spaces: a text of two characters (the request limits allow it) with no token in it
+NOTHING_TO_LEARN_FROM = "\u200b\u200b"
+
 
 def call(event, context):
     response = api.lambda_handler(event, context)
@@ -25,8 +29,45 @@ def test_classifies_texts_in_input_order(served, lambda_context):
     assert body["model_version"] == served.version
     assert [p["label"] for p in body["predictions"]] == ["negative", "positive", "negative"]
     for prediction in body["predictions"]:
+        assert set(prediction) == PREDICTION_FIELDS
         assert set(prediction["probabilities"]) == {"negative", "positive"}
         assert prediction["score"] == prediction["probabilities"][prediction["label"]]
+        assert prediction["abstained"] is None and isinstance(prediction["language"], str)
+
+
+def test_explain_true_gives_every_prediction_an_explanation(served, lambda_context):
+    texts = ["wonderful superb film", NOTHING_TO_LEARN_FROM]
+
+    status, body = call(api_event("POST", "/classify", {"texts": texts, "explain": True}), lambda_context)
+
+    assert status == 200
+    for prediction in body["predictions"]:
+        assert set(prediction) == PREDICTION_FIELDS | {"explanation"}
+        assert isinstance(prediction["explanation"], list)
+        for term in prediction["explanation"]:
+            assert isinstance(term["text"], str) and isinstance(term["weight"], float)
+
+
+@pytest.mark.parametrize("request_body", [{"text": "a fine film"}, {"text": "a fine film", "explain": False}])
+def test_without_explain_true_no_prediction_has_an_explanation(served, lambda_context, request_body):
+    status, body = call(api_event("POST", "/classify", request_body), lambda_context)
+
+    assert status == 200
+    assert set(body["predictions"][0]) == PREDICTION_FIELDS
+
+
+def test_a_text_with_nothing_to_learn_from_is_abstained_on_not_guessed(served, lambda_context):
+    texts = [NOTHING_TO_LEARN_FROM, "wonderful superb film", "   "]
+
+    status, body = call(api_event("POST", "/classify", {"texts": texts}), lambda_context)
+
+    assert status == 200
+    first, answered, blank = body["predictions"]
+    for abstained in (first, blank):
+        assert (abstained["label"], abstained["score"], abstained["probabilities"]) == (None, None, None)
+        assert abstained["abstained"]["reason"] == "no_evidence" and abstained["abstained"]["message"]
+        assert isinstance(abstained["language"], str)
+    assert answered["label"] == "positive" and answered["abstained"] is None
 
 
 def test_a_single_text_gets_one_prediction(served, lambda_context):
@@ -62,6 +103,10 @@ UNPARSABLE_BODIES = {
         (api_event("POST", "/classify", {"text": "a", "texts": None}), 422, "invalid_request"),
         (api_event("POST", "/classify", {"text": None, "texts": ["a"]}), 422, "invalid_request"),
         (api_event("POST", "/classify", {"text": "a", "lang": "en"}), 422, "invalid_request"),
+        (api_event("POST", "/classify", {"text": "a", "explain": "yes"}), 422, "invalid_request"),
+        (api_event("POST", "/classify", {"text": "a", "explain": 1}), 422, "invalid_request"),
+        (api_event("POST", "/classify", {"text": "a", "explain": None}), 422, "invalid_request"),
+        (api_event("POST", "/jobs", {"texts": ["a"], "explain": True}), 422, "invalid_request"),
         (api_event("POST", "/classify", ["a list"]), 422, "invalid_request"),
         (api_event("POST", "/classify"), 422, "invalid_request"),
         (api_event("POST", "/classify", raw_body="text=hello", headers={"Content-Type": FORM}), 415, UNSUPPORTED),
@@ -103,6 +148,13 @@ def test_validation_errors_point_at_the_field_without_echoing_it(served, lambda_
     assert status == 422
     assert body["details"][0]["location"] == ["body", "texts", 1]
     assert "echo-me" not in json.dumps(body)
+
+
+def test_explain_must_be_a_boolean_and_the_422_says_so(served, lambda_context):
+    status, body = call(api_event("POST", "/classify", {"text": "a fine film", "explain": "yes"}), lambda_context)
+
+    assert (status, body["error"]) == (422, "invalid_request")
+    assert [detail["location"] for detail in body["details"]] == [["body", "explain"]]
 
 
 def test_a_wrong_method_names_the_allowed_one(served, lambda_context):

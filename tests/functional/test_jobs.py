@@ -41,7 +41,37 @@ def test_a_job_is_stored_queued_by_id_then_classified(served, lambda_context):
     direct = response_json(api.lambda_handler(api_event("POST", "/classify", {"texts": texts}), lambda_context))
     assert status == 200
     assert (body["status"], body["model_version"]) == ("done", served.version)
-    assert [p["label"] for p in body["predictions"]] == [p["label"] for p in direct["predictions"]]
+    assert body["predictions"] == direct["predictions"]  # the prediction objects of /classify
+
+
+def test_a_job_abstains_on_a_text_with_nothing_to_learn_from_and_explains_nothing(served, lambda_context):
+    job_id = submit(["\u200b\u200b", "wonderful superb film"], lambda_context)
+    served.drain(served.jobs_queue_url, jobs.lambda_handler, lambda_context)
+
+    status, body = status_of(job_id, lambda_context)
+
+    assert (status, body["status"]) == (200, "done")
+    abstained, answered = body["predictions"]
+    assert (abstained["label"], abstained["score"], abstained["probabilities"]) == (None, None, None)
+    assert abstained["abstained"]["reason"] == "no_evidence" and isinstance(abstained["language"], str)
+    assert answered["label"] == "positive" and answered["abstained"] is None
+    assert not any("explanation" in prediction for prediction in body["predictions"])
+
+
+def test_a_result_written_before_predictions_had_a_language_reads_as_a_prediction_of_today(served, lambda_context):
+    # GIVEN a result of the service before it detected languages or abstained
+    job_id = "0123456789abcdef0123456789abcdef"
+    earlier = {"label": "positive", "score": 0.9, "probabilities": {"negative": 0.1, "positive": 0.9}}
+    served.put_data(f"jobs/{job_id}/request.json", json.dumps({"texts": ["fine"]}).encode())
+    served.put_data(
+        f"jobs/{job_id}/result.json",
+        json.dumps({"job_id": job_id, "status": "done", "model_version": "v0", "predictions": [earlier]}).encode(),
+    )
+
+    status, body = status_of(job_id, lambda_context)
+
+    assert status == 200
+    assert body["predictions"] == [{**earlier, "language": "und", "abstained": None}]
 
 
 def test_a_redelivered_job_keeps_its_first_result(served, lambda_context):

@@ -27,6 +27,8 @@ def test_no_route_or_consumer_logs_the_text_it_was_given(served, lambda_context,
         api_event("POST", "/jobs", {"texts": [text] * 3}),
         api_event("GET", f"/jobs/{MARKER}"),
         api_event("POST", f"/{MARKER}", {"text": text}),
+        # an explanation quotes words of the text back, in the answer only
+        api_event("POST", "/classify", {"texts": [text, MARKER], "explain": True}),
     ]
     statuses = [api.lambda_handler(event, lambda_context)["statusCode"] for event in requests]
     served.drain(served.jobs_queue_url, jobs.lambda_handler, lambda_context)
@@ -38,7 +40,7 @@ def test_no_route_or_consumer_logs_the_text_it_was_given(served, lambda_context,
         served.put_data(key, data.encode())
     served.drain(served.uploads_queue_url, uploads.lambda_handler, lambda_context)
 
-    assert statuses[0] == 200 and statuses[6] == 202  # the requests did run
+    assert statuses[0] == statuses[-1] == 200 and statuses[6] == 202  # the requests did run
     assert any(r.getMessage() == "job done" for r in caplog.records)
     assert sum(r.getMessage() == "upload classified" for r in caplog.records) == 3
     for record in caplog.records:

@@ -15,6 +15,8 @@ from infra.settings import UPLOADS_QUEUE
 
 pytestmark = pytest.mark.functional
 
+PREDICTION_FIELDS = {"label", "score", "probabilities", "language", "abstained"}
+NOTHING_TO_LEARN_FROM = "\u200b\u200b"  # a text with no token in it: the service abstains (no_evidence)
 POSITIVE = ["wonderful superb film", "loved it, brilliant", "a delightful masterpiece"]
 NEGATIVE = ["awful boring mess", "dull waste of time", "terrible, clumsy, hated it"]
 
@@ -60,11 +62,43 @@ def test_a_jsonl_upload_gets_one_output_line_per_input_line_in_order(served, lam
     assert [p.get("label") for p in predictions] == ["positive", None, "negative", None]
     assert predictions[1] == {"error": "the line is not valid JSON"}
     assert predictions[3] == {"id": [4], "error": "the line has no text"}
+    assert list(predictions[0]) == ["id", "label", "score", "probabilities", "language", "abstained"]
+    assert set(predictions[2]) == PREDICTION_FIELDS
     assert summary["status"] == "done" and summary["model_version"] == served.version
-    assert (summary["lines"], summary["classified"], summary["errors"]) == (4, 2, 2)
+    assert (summary["lines"], summary["classified"], summary["answered"], summary["errors"]) == (4, 2, 2, 2)
     assert summary["labels"] == {"negative": 1, "positive": 1}
     assert [e["line"] for e in summary["error_lines"]] == [2, 4]
     assert summary["timings"]["seconds"] >= summary["timings"]["classify_seconds"] > 0
+
+
+def test_a_line_with_nothing_to_learn_from_is_abstained_on_and_counted_by_reason(served, lambda_context):
+    texts = [POSITIVE[0], NOTHING_TO_LEARN_FROM, NEGATIVE[0], POSITIVE[1]]
+
+    upload_and_process(served, "uploads/abstain.jsonl", jsonl(texts) + b"{broken\n", lambda_context)
+
+    predictions, summary = results(served, "abstain.jsonl")
+    abstained = predictions[1]
+    assert abstained["id"] == "r1"
+    assert (abstained["label"], abstained["score"], abstained["probabilities"]) == (None, None, None)
+    assert abstained["abstained"]["reason"] == "no_evidence" and abstained["abstained"]["message"]
+    assert [p.get("label") for p in predictions] == ["positive", None, "negative", "positive", None]
+    assert (summary["lines"], summary["classified"], summary["answered"], summary["errors"]) == (5, 4, 3, 1)
+    assert summary["abstained"] == {"unsupported_language": 0, "no_evidence": 1}
+    assert summary["labels"] == {"negative": 1, "positive": 2}  # the answered lines only
+    assert sum(summary["languages"].values()) == 4
+    assert summary["languages"][abstained["language"]] >= 1
+
+
+def test_the_summary_counts_the_languages_of_the_lines_it_classified(served, lambda_context):
+    upload_and_process(served, "uploads/languages.txt", "\n".join([*POSITIVE, *NEGATIVE]).encode(), lambda_context)
+
+    predictions, summary = results(served, "languages.txt")
+    detected = [p["language"] for p in predictions]
+    assert summary["languages"] == {language: detected.count(language) for language in summary["languages"]}
+    assert set(summary["languages"]) == set(detected)
+    counts = list(summary["languages"].values())
+    assert counts == sorted(counts, reverse=True)  # most frequent first
+    assert summary["abstained"] == {"unsupported_language": 0, "no_evidence": 0}
 
 
 def test_a_csv_upload_reads_quoted_fields_and_keeps_ids(served, lambda_context):
@@ -162,11 +196,15 @@ def assert_same_predictions(chunked, whole):
     assert [p.get("id") for p in chunked] == [p.get("id") for p in whole]
     assert [p.get("label") for p in chunked] == [p.get("label") for p in whole]
     # int8 dynamic quantization depends slightly on which texts share a run
-    assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(chunked, whole, strict=True) if "score" in a)
+    assert all(
+        abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(chunked, whole, strict=True) if a.get("score") is not None
+    )
 
 
 def test_a_large_file_is_classified_in_chunks_and_joined_in_order(served, lambda_context, monkeypatch):
-    data = jsonl(reviews(400)).replace(b'{"id": "r7", ', b'{"broken ', 1)
+    texts = reviews(400)
+    texts[11] = texts[250] = NOTHING_TO_LEARN_FROM
+    data = jsonl(texts).replace(b'{"id": "r7", ', b'{"broken ', 1)
     upload_and_process(served, "uploads/whole.jsonl", data, lambda_context)
     whole, whole_summary = results(served, "whole.jsonl")
     use_chunk_size(monkeypatch, 4096)
@@ -177,9 +215,9 @@ def test_a_large_file_is_classified_in_chunks_and_joined_in_order(served, lambda
     assert summary["chunks"] > 5
     assert_same_predictions(chunked, whole)
     assert chunked[7] == {"error": "the line is not valid JSON"}
-    assert {k: summary[k] for k in ("lines", "classified", "errors", "labels", "error_lines")} == {
-        k: whole_summary[k] for k in ("lines", "classified", "errors", "labels", "error_lines")
-    }
+    counts = ("lines", "classified", "answered", "errors", "labels", "abstained", "languages", "error_lines")
+    assert {k: summary[k] for k in counts} == {k: whole_summary[k] for k in counts}
+    assert summary["abstained"]["no_evidence"] == 2 and summary["answered"] == 397
     # parts and markers are gone; only the tiny claim and joined markers remain
     assert sorted(key.rsplit("/", 1)[-1] for key in served.data_keys(UPLOAD_WORK_PREFIX)) == [
         "join-claim.json",

@@ -78,6 +78,13 @@ CLASSIFY_BODIES = [
     {"text": 1},
     {"texts": "a"},
     {"text": "a", "lang": "en"},
+    {"text": "a", "explain": True},
+    {"texts": ["a"], "explain": False},
+    {"text": "a", "explain": "yes"},
+    {"text": "a", "explain": "true"},
+    {"text": "a", "explain": 1},
+    {"text": "a", "explain": None},
+    {"explain": True},
     ["a"],
     "a",
     None,
@@ -107,7 +114,8 @@ def test_the_gateway_schema_accepts_exactly_what_the_model_accepts(model, body):
 
 texts = st.lists(st.text(max_size=3) | st.integers() | st.none(), max_size=3)
 bodies = st.dictionaries(
-    st.sampled_from(["text", "texts", "explain", "other"]), st.text(max_size=3) | texts | st.none()
+    st.sampled_from(["text", "texts", "explain", "other"]),
+    st.text(max_size=3) | texts | st.none() | st.booleans() | st.integers(0, 1),
 )
 
 

@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 from model_build.preprocess import (
+    FIRST_KNOWN_ID,
     PADDING_ID,
+    UNKNOWN_ID,
+    Calibration,
     PreprocessConfig,
     PreprocessConfigError,
     Preprocessor,
+    Vocabulary,
     normalize,
     tokenize,
 )
@@ -148,3 +152,104 @@ def test_preprocessing_imports_no_torch():
     code = "import sys, model_build.preprocess, model_build.bundle, model_build.storage; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# -- negation, the vocabulary and evidence (format 3) ----------------------------------------
+
+NEGATING = PreprocessConfig(num_buckets=1 << 16, ngram_orders=(1,), negation_scope=8)
+
+
+def test_a_negated_word_is_an_ngram_of_its_own():
+    pre = Preprocessor(NEGATING)
+    good = set(pre.encode("good").tolist())
+
+    assert good <= set(pre.encode("it was good").tolist())
+    assert not good & set(pre.encode("it was not good").tolist())
+    assert pre.ngram_texts("it was not good") == {pre.encode(word)[0]: word for word in ("it", "was", "not")} | {
+        next(iter(set(pre.encode("not good").tolist()) - set(pre.encode("not").tolist()))): "NOT_good"
+    }
+
+
+@pytest.mark.parametrize(
+    "text, negated",
+    [
+        ("I don't think this is a great movie.", ["think", "this", "is", "a", "great", "movie"]),
+        ("I don’t like it", ["like", "it"]),  # a typographic apostrophe is an apostrophe
+        ("not bad, but not good either", ["bad", "good", "either"]),  # a comma ends the scope
+        ("never boring but dull", ["boring"]),  # so does a contrast word
+        ("no. great", []),
+        ("not " + "a " * 10 + "good", ["a"] * 8),  # at most negation_scope tokens
+    ],
+)
+def test_the_scope_of_a_negation_runs_to_the_next_punctuation_or_contrast(text, negated):
+    marked = [name[4:] for name in Preprocessor(NEGATING).ngram_texts(text).values() if name.startswith("NOT_")]
+    assert sorted(marked) == sorted(set(negated))
+
+
+def test_negation_does_not_leak_from_one_text_into_the_next():
+    pre = Preprocessor(NEGATING)
+    together = pre.encode_many(["this is not", "good"])
+    assert together[1].tolist() == pre.encode("good").tolist()
+
+
+def test_the_vocabulary_maps_known_ngrams_to_rows_and_every_other_to_the_shared_row():
+    plain = Preprocessor(PreprocessConfig(ngram_orders=(1, 2), unique_ngrams=True))
+    vocabulary = Vocabulary(np.concatenate(plain.fingerprints_many(["a great film", "an awful film"])))
+    pre = Preprocessor(PreprocessConfig(ngram_orders=(1, 2), unique_ngrams=True, vocabulary=vocabulary))
+
+    known = pre.encode("great film")
+    unknown = pre.encode("zxcv qwer")
+
+    assert len(vocabulary) == 9  # 3 + 3 words ("film" twice) and 2 + 2 bigrams
+    assert pre.config.table_rows == FIRST_KNOWN_ID + 9
+    assert ((known >= FIRST_KNOWN_ID) & (known < pre.config.table_rows)).all() and len(known) == 3
+    assert unknown.tolist() == [UNKNOWN_ID]
+    assert pre.encode("great zxcv").tolist() == sorted({UNKNOWN_ID, *pre.encode("great").tolist()})
+
+
+def test_the_vocabulary_travels_in_preprocess_json():
+    plain = Preprocessor(PreprocessConfig())
+    vocabulary = Vocabulary(np.concatenate(plain.fingerprints_many([f"word{i} other{i % 7}" for i in range(500)])))
+    config = PreprocessConfig(vocabulary=vocabulary, negation_scope=4)
+
+    again = PreprocessConfig.from_json(config.to_json())
+
+    assert again == config and again.vocabulary == vocabulary
+    texts = ["word3 other3", "word499 unknown", "nothing here"]
+    assert [ids.tolist() for ids in Preprocessor(again).encode_many(texts)] == [
+        ids.tolist() for ids in Preprocessor(config).encode_many(texts)
+    ]
+
+
+@pytest.mark.parametrize("broken", ["not base64!", "aGVsbG8="])
+def test_an_unreadable_vocabulary_is_refused(broken):
+    document = PreprocessConfig().to_json().replace('"vocabulary": null', f'"vocabulary": "{broken}"')
+    with pytest.raises(PreprocessConfigError, match="vocabulary"):
+        PreprocessConfig.from_json(document)
+
+
+def test_evidence_counts_known_ngrams_that_hold_a_word():
+    plain = Preprocessor(PreprocessConfig(ngram_orders=(1, 2)))
+    vocabulary = Vocabulary(np.concatenate(plain.fingerprints_many(["a great film !", "! !"])))
+    pre = Preprocessor(PreprocessConfig(ngram_orders=(1, 2), vocabulary=vocabulary))
+
+    _, evidence = pre.encode_with_evidence(["great film", "asdf qwer", "! !", "", "great !"])
+
+    # "great", "film", "great film" | nothing known | "!" and "! !" hold no word | nothing | "great"
+    assert evidence.tolist() == [3, 0, 0, 0, 1]
+
+
+def test_without_a_vocabulary_evidence_is_the_ngrams_that_hold_a_word():
+    _, evidence = Preprocessor(PreprocessConfig(ngram_orders=(1, 2))).encode_with_evidence(["!!", "ok !", " "])
+    assert evidence.tolist() == [0, 2, 0]
+
+
+def test_calibration_travels_in_preprocess_json_and_scales_by_ngram_count():
+    config = PreprocessConfig(calibration=Calibration(log_scale=-0.5, evidence_power=0.25))
+    again = PreprocessConfig.from_json(config.to_json())
+    assert again.calibration == config.calibration
+
+    scales = again.calibration.scales(np.array([0, 1, 16]))
+    assert scales == pytest.approx([np.exp(-0.5), np.exp(-0.5), np.exp(-0.5) * 2])
+    probabilities = again.calibration.probabilities(np.array([[0.0, 2.0]]), np.array([16]))
+    assert probabilities[0, 1] == pytest.approx(1 / (1 + np.exp(-2 * scales[2])))

@@ -4,7 +4,7 @@ bundle was trained with.
 Two checks. A plain-Python reference, written from the specification one token at a time
 (the regular expression ``TOKEN_PATTERN``, head-and-tail truncation, the polynomial token hash,
 the n-gram mix), must agree with the array implementation on many texts. And digests of the
-ids of fixed texts pin format 2 itself, so that any change to it (a speed-up included) fails
+ids of fixed texts pin format 3 itself, so that any change to it (a speed-up included) fails
 here until ``FORMAT_VERSION`` says the format changed."""
 
 import hashlib
@@ -35,11 +35,18 @@ CONFIGS = [
     {"unique_ngrams": True},
     {"ngram_orders": (1, 2, 3, 4), "max_tokens": 9, "num_buckets": 1000},
     {"ngram_orders": (1,), "max_tokens": 4, "num_buckets": 1 << 17},
+    {"negation_scope": 3},
+    {"negation_scope": 8, "unique_ngrams": True, "vocabulary": "from the texts"},
 ]
 
 # Characters that exercise every rule: words, inner and outer apostrophes, the underscore,
 # punctuation, accents, combining marks, CJK, emoji, Unicode digits and spaces, a surrogate.
-ALPHABET = list("ab z'  '_-.!0&;<>") + [
+ALPHABET = list("ab z'  '_-.!0&;<>,") + [
+    " not ",
+    " never ",
+    " don't ",
+    " but ",
+    "’",
     "é",
     "ß",
     "\u0301",
@@ -61,7 +68,8 @@ def random_texts(count: int, seed: int = 0) -> list[str]:
     return ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40))) for _ in range(count)]
 
 
-def reference_encode(config: PreprocessConfig, text: str) -> list[int]:
+def reference_values(config: PreprocessConfig, text: str) -> list[int]:
+    """The 64-bit value of each n-gram of ``text``, order 1 first, one token at a time."""
     tokens = re.findall(TOKEN_PATTERN, normalize(text))
     if len(tokens) > config.max_tokens:
         head = (config.max_tokens + 1) // 2
@@ -69,7 +77,17 @@ def reference_encode(config: PreprocessConfig, text: str) -> list[int]:
     hashes = [
         sum(ord(c) * pow(preprocess._TOKEN_BASE, k, 1 << 64) for k, c in enumerate(token)) & MASK for token in tokens
     ]
-    ids = []
+    if config.negation_scope:
+        scope_left = 0  # tokens still to mark
+        for index, token in enumerate(tokens):
+            if token in preprocess.NEGATORS:
+                scope_left = config.negation_scope
+            elif token in preprocess.SCOPE_ENDS:
+                scope_left = 0
+            elif scope_left:
+                hashes[index] ^= int(preprocess._NEGATION_MARK)
+                scope_left -= 1
+    values = []
     for order in config.ngram_orders:
         for start in range(len(hashes) - order + 1):
             value = order * 0x100000001B3
@@ -81,14 +99,33 @@ def reference_encode(config: PreprocessConfig, text: str) -> list[int]:
             value ^= value >> 27
             value = (value * 0x94D049BB133111EB) & MASK
             value ^= value >> 31
-            ids.append(value % (config.num_buckets - 1) + 1)
+            values.append(value)
+    return values
+
+
+def reference_encode(config: PreprocessConfig, text: str) -> list[int]:
+    values = reference_values(config, text)
+    if config.vocabulary is None:
+        ids = [value % (config.num_buckets - 1) + 1 for value in values]
+    else:
+        rows = {int(f): k + preprocess.FIRST_KNOWN_ID for k, f in enumerate(config.vocabulary.fingerprints)}
+        ids = [rows.get(value >> 32, preprocess.UNKNOWN_ID) for value in values]
     return sorted(set(ids)) if config.unique_ngrams else ids
+
+
+def built(config: dict, texts: list[str]) -> PreprocessConfig:
+    """The config; ``"vocabulary": "from the texts"`` keeps every other n-gram of ``texts``."""
+    if config.get("vocabulary") != "from the texts":
+        return PreprocessConfig(**config)
+    plain = PreprocessConfig(**{**config, "vocabulary": None})
+    every = sorted({value >> 32 for text in texts for value in reference_values(plain, text)})
+    return PreprocessConfig(**{**config, "vocabulary": preprocess.Vocabulary(np.array(every[::2], dtype=np.uint32))})
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_array_implementation_matches_the_plain_python_reference(config):
-    config = PreprocessConfig(**config)
     texts = TEXTS + random_texts(300)
+    config = built(config, texts)
     preprocessor = Preprocessor(config)
 
     expected = [reference_encode(config, text) for text in texts]
@@ -117,7 +154,7 @@ def test_tokenizer_matches_its_regular_expression():
 def test_encoding_is_unchanged_one_text_at_a_time_and_all_at_once(config, digest):
     preprocessor = Preprocessor(PreprocessConfig(**config))
 
-    assert preprocess.FORMAT_VERSION == 2, "a new format needs new digests here"
+    assert preprocess.FORMAT_VERSION == 3, "a new format needs new digests here"
     assert digest_of([preprocessor.encode(text) for text in TEXTS]) == digest
     assert digest_of(preprocessor.encode_many(TEXTS)) == digest
 

@@ -74,17 +74,16 @@ def test_a_file_that_is_no_onnx_graph_is_a_bundle_error(model, tmp_path):
 
 
 @pytest.mark.parametrize("labels", [("negative", "positive"), ('neg "quoted" {0} \\', "pös {}}")])
-def test_prediction_json_is_json_dumps_of_the_prediction(tiny_bundle_root, labels):
+def test_prediction_lines_are_json_dumps_of_the_predictions(tiny_bundle_root, labels):
     model = load_model(tiny_bundle_root, labels)
     rng = np.random.default_rng(0)
-    first = np.concatenate([rng.random(500), [0.0, 1.0, 0.5, 1e-7, 5e-7, 0.1234565, 0.9999995]])
-    probabilities = np.stack([first, 1 - first], axis=1).astype(np.float32)
+    words = ["great", "awful", "film", "not", "boring", "superb", "plot", "!", "the", "a"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 12))) for _ in range(300)]
 
-    labels_of, objects = model.predictions_json(probabilities)
+    lines = model.classify_lines(texts)
 
-    expected = model.predictions(probabilities)
-    assert objects == [json.dumps(p.to_dict(), ensure_ascii=False) for p in expected]
-    assert labels_of == [p.label for p in expected]
-    # a model that outputs NaN still gives JSON that json.dumps would write
-    broken = np.full((1, 2), np.nan, dtype=np.float32)
-    assert model.predictions_json(broken)[1] == [json.dumps(model.predictions(broken)[0].to_dict(), ensure_ascii=False)]
+    expected = model.classify(texts)
+    assert lines.objects == [json.dumps(p.to_dict(), ensure_ascii=False) for p in expected]
+    assert lines.labels == [p.label for p in expected]
+    assert lines.languages == [p.language for p in expected]
+    assert lines.abstentions == [None if p.abstained is None else p.abstained.reason for p in expected]
