@@ -87,3 +87,26 @@ def test_prediction_lines_are_json_dumps_of_the_predictions(tiny_bundle_root, la
     assert lines.labels == [p.label for p in expected]
     assert lines.languages == [p.language for p in expected]
     assert lines.abstentions == [None if p.abstained is None else p.abstained.reason for p in expected]
+
+
+def test_a_bow_explanation_sums_with_the_bias_to_the_calibrated_logit(model):
+    text = "a wonderful, superb film that was not boring"
+    (prediction,) = model.classify([text])
+    probabilities = prediction.probabilities
+
+    terms = model.explain(text, prediction.label)
+    ids_count = len(model._preprocessor.encode(text))
+    total = sum(term.weight for term in terms) + model.logit_bias(prediction.label, ids_count)
+
+    other = next(label for label in model.labels if label != prediction.label)
+    assert total == pytest.approx(np.log(probabilities[prediction.label] / probabilities[other]), abs=1e-3)
+    (shown,) = model.classify([text], explain=True)
+    assert 0 < len(shown.explanation) <= 10
+    assert abs(shown.explanation[0].weight) >= abs(shown.explanation[-1].weight)
+
+
+def test_abstentions_carry_no_label_and_say_why(model):
+    chinese, nothing = model.classify(["这部电影太好看了，我非常喜欢这个故事。", "\u200b \u200b"])
+    assert (chinese.label, chinese.score, chinese.probabilities) == (None, None, None)
+    assert chinese.abstained.reason == "unsupported_language" and chinese.language == "zh"
+    assert nothing.abstained.reason == "no_evidence" and nothing.language == "und"
