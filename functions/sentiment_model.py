@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from functions.language import UNDETERMINED, language_identifier
+from functions.language import UNDETERMINED, LanguageGuess, language_identifier
+from model_build import bundle
 from model_build.bundle import BundleError
-from model_build.preprocess import UNKNOWN_ID, Preprocessor, pad
+from model_build.preprocess import UNKNOWN_ID, PreprocessConfigError, Preprocessor, pad
 
 # A session run costs in proportion to its padded [texts, longest] input, so several texts
 # are cut into runs of similar length, each of at most this many ids (and BATCH_SIZE texts).
@@ -142,9 +143,6 @@ class SentimentModel:
     def from_folder(cls, folder: Path, *, threads: int = 1, model_file: str | None = None) -> SentimentModel:
         """The bundle written to ``folder`` (``<store>/<version>/``), every file checked against
         its card; ``model_file`` picks another graph of it (``model.fp32.onnx``)."""
-        from model_build import bundle
-        from model_build.preprocess import PreprocessConfigError
-
         folder = Path(folder)
         card = bundle.parse_card((folder / bundle.CARD_FILE).read_bytes())
         preprocess_data = (folder / bundle.PREPROCESS_FILE).read_bytes()
@@ -177,9 +175,11 @@ class SentimentModel:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """``[len(texts), len(labels)]`` float32, in the input order, whether or not the service
         would abstain on a text (evaluation uses them)."""
-        return self._analyse(texts).probabilities
+        return self._analyse(texts, languages=False).probabilities
 
-    def _analyse(self, texts: Sequence[str]) -> _Analysis:
+    def _analyse(self, texts: Sequence[str], *, languages: bool = True) -> _Analysis:
+        """Calibrated probabilities, languages and abstentions of ``texts``; without ``languages``
+        (evaluation) no language is identified and only a lack of evidence abstains."""
         encoded, evidence = self._preprocessor.encode_with_evidence(texts)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         if len(encoded) == 1:
@@ -189,7 +189,7 @@ class SentimentModel:
             for rows in _similar_length_batches(counts.tolist()):
                 logits[rows] = self._run(pad([encoded[row] for row in rows]))
         probabilities = self._calibration.probabilities(logits, counts)
-        guesses = language_identifier().identify_many(texts)
+        guesses = language_identifier().identify_many(texts) if languages else [_NOT_IDENTIFIED] * len(texts)
         # a guess the identifier is not sure of is no detected language, unless it is one the model knows
         languages = [
             guess.language if guess.confident or guess.language in self.supported_languages else UNDETERMINED_LANGUAGE
@@ -287,7 +287,9 @@ class SentimentModel:
                 )
             else:
                 answered.append(None)
-                objects.append(json.dumps(Prediction(None, None, None, language, abstention).to_dict()))
+                objects.append(
+                    json.dumps(Prediction(None, None, None, language, abstention).to_dict(), ensure_ascii=False)
+                )
         reasons = [None if abstention is None else abstention.reason for abstention in analysis.abstentions]
         return PredictionLines(answered, analysis.languages, reasons, objects)
 
@@ -310,6 +312,7 @@ def _shown(terms: list[ExplanationTerm]) -> list[ExplanationTerm]:
 
 
 _NO_EVIDENCE = Abstention(NO_EVIDENCE, "the text holds nothing the model has learned from")
+_NOT_IDENTIFIED = LanguageGuess(UNDETERMINED, 0.0, False)
 DEFAULT_SUPPORTED_LANGUAGES = ("en",)
 
 

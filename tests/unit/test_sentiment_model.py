@@ -79,6 +79,8 @@ def test_prediction_lines_are_json_dumps_of_the_predictions(tiny_bundle_root, la
     rng = np.random.default_rng(0)
     words = ["great", "awful", "film", "not", "boring", "superb", "plot", "!", "the", "a"]
     texts = [" ".join(rng.choice(words, size=rng.integers(1, 12))) for _ in range(300)]
+    # and texts that abstain, for each reason
+    texts[10:10] = ["\u200b", "这部电影太好看了，我非常喜欢它的故事和演员。", "asdf qwer zxcv", ""]
 
     lines = model.classify_lines(texts)
 
@@ -87,6 +89,7 @@ def test_prediction_lines_are_json_dumps_of_the_predictions(tiny_bundle_root, la
     assert lines.labels == [p.label for p in expected]
     assert lines.languages == [p.language for p in expected]
     assert lines.abstentions == [None if p.abstained is None else p.abstained.reason for p in expected]
+    assert {"no_evidence", "unsupported_language"} <= set(lines.abstentions)
 
 
 def test_a_bow_explanation_sums_with_the_bias_to_the_calibrated_logit(model):
