@@ -47,6 +47,7 @@ def build_card(
     calibration: dict[str, Any],
     short_text: dict[str, int],
     languages: dict[str, Any],
+    distillation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The card of the bundle whose data files are in ``folder``; ``evaluations`` by name
     (``torch_fp32``, ``onnx_fp32``, ``onnx_int8``)."""
@@ -75,7 +76,9 @@ def build_card(
                 "crop_smoothing": options.crop_smoothing,
                 "crop_weight": options.crop_weight,
                 "lexicon_weight": options.lexicon_weight,
+                "lexicon_counts": options.lexicon_counts,
             },
+            "distillation": distillation,
             "history": history,
             "seconds": seconds,
         },

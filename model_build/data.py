@@ -1,10 +1,12 @@
 """The IMDB Large Movie Review Dataset, read from a tarball, a folder or a URL.
 
 All three sources use the official archive's layout,
-``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``. A tarball is streamed (never unpacked to
-disk); a URL is downloaded once into a cache folder, checked against its sha256 and then read
-as a tarball. Anything wrong with a source ends in one `DataSourceError` whose message says
-what and where; the command line turns it into one error line and a non-zero exit.
+``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``, and the unlabelled reviews
+``aclImdb/train/unsup/<id>_0.txt`` (for distillation; a source without them has none). A
+tarball is streamed (never unpacked to disk); a URL is downloaded once into a cache folder,
+checked against its sha256 and then read as a tarball. Anything wrong with a source ends in one
+`DataSourceError` whose message says what and where; the command line turns it into one error
+line and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,8 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"
 
 SPLITS = ("train", "test")
 LABEL_FOLDERS = ("neg", "pos")  # index = class id: 0 negative, 1 positive
-_REVIEW_PATH = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+UNLABELLED_FOLDER = "unsup"  # of train only
+_REVIEW_PATH = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
 _CHUNK = 1 << 20
 
 
@@ -58,6 +61,7 @@ class Dataset:
     test: Split
     source: str
     sha256: str  # of the archive; of the sorted (path, content) list for a folder
+    unlabelled: list[str] = field(default_factory=list)  # train/unsup, in file-name order
 
 
 def default_source() -> str:
@@ -107,6 +111,8 @@ def _load_tarball(path: Path, source: str, progress: bool, expected_sha256: str 
                     if handle is None:
                         continue
                     split, label = match.group(1), match.group(2)
+                    if split == "test" and label == UNLABELLED_FOLDER:
+                        continue
                     reviews[split][label].append((member.name, _decode(handle.read(), member.name)))
                     bar.update(1)
             while hashing.read(_CHUNK):  # trailing padding still belongs to the checksum
@@ -128,7 +134,7 @@ def _load_folder(path: Path, progress: bool) -> Dataset:
     reviews = _empty_layout()
     with _bar(progress, f"reading {root}") as bar:
         for split in SPLITS:
-            for label in LABEL_FOLDERS:
+            for label in LABEL_FOLDERS + ((UNLABELLED_FOLDER,) if split == "train" else ()):
                 folder = root / split / label
                 if not folder.is_dir():
                     continue
@@ -216,7 +222,7 @@ class _HashingReader:
 
 
 def _empty_layout() -> dict[str, dict[str, list[tuple[str, str]]]]:
-    return {split: {label: [] for label in LABEL_FOLDERS} for split in SPLITS}
+    return {split: {label: [] for label in (*LABEL_FOLDERS, UNLABELLED_FOLDER)} for split in SPLITS}
 
 
 def _dataset(reviews, source: str, sha256: str) -> Dataset:
@@ -231,7 +237,8 @@ def _dataset(reviews, source: str, sha256: str) -> Dataset:
                 texts.append(text)
                 labels.append(label_id)
         splits[split] = Split(texts, np.asarray(labels, dtype=np.int64))
-    return Dataset(train=splits["train"], test=splits["test"], source=source, sha256=sha256)
+    unlabelled = [text for _, text in sorted(reviews["train"][UNLABELLED_FOLDER])]
+    return Dataset(train=splits["train"], test=splits["test"], source=source, sha256=sha256, unlabelled=unlabelled)
 
 
 def _decode(content: bytes, name: str) -> str:

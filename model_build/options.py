@@ -90,6 +90,24 @@ class TrainOptions:
         help="weight of the VADER lexicon examples (each word alone and negated, soft-labelled by its valence; "
         "default labels only; 0: none)",
     )
+    lexicon_counts: float = option(
+        default=10.0,
+        help="how many training reviews each lexicon example counts as in the naive-Bayes n-gram weights "
+        "(words that IMDB rarely uses get a weight, so that the model can learn them)",
+    )
+    distill: bool = option(
+        default=False,
+        help="distillation (with the refit; off by default, as it did not help: README, Distillation): the "
+        "teacher (the first training's model with the VADER lexicon) labels new crops of the training reviews "
+        "and the archive's unlabelled reviews (train/unsup) and their crops, and the refit learns from them",
+    )
+    unlabelled_reviews: int = option(
+        default=50000, help="distillation: at most this many of the archive's unlabelled reviews (0: none)"
+    )
+    distill_weight: float = option(
+        default=1.0,
+        help="distillation: weight of a teacher-labelled review in the loss (its crops weigh --crop-weight)",
+    )
     min_accuracy: float = option(
         default=0.85, help="quality gate: the int8 model's test accuracy must reach this to be promoted"
     )
@@ -139,11 +157,11 @@ class TrainOptions:
         if self.device not in DEVICES:
             raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
         self._set("validation_fraction", _fraction("validation_fraction", self.validation_fraction, ends=False))
-        for name in ("sentence_crops", "window_crops"):
+        for name in ("sentence_crops", "window_crops", "unlabelled_reviews"):
             self._set(name, _integer(name, getattr(self, name), at_least=0))
         self._set("window_words", _integer("window_words", self.window_words, at_least=1))
         self._set("crop_smoothing", _fraction("crop_smoothing", self.crop_smoothing, ends=True))
-        for name in ("crop_weight", "lexicon_weight"):
+        for name in ("crop_weight", "lexicon_weight", "lexicon_counts", "distill_weight"):
             value = _number(name, getattr(self, name))
             if value < 0:
                 raise OptionError(name, f"must be at least 0, got {value}")
@@ -151,7 +169,7 @@ class TrainOptions:
         self._set("min_accuracy", _fraction("min_accuracy", self.min_accuracy, ends=True))
         self._set("max_quantization_drop", _fraction("max_quantization_drop", self.max_quantization_drop, ends=True))
         self._set("refit", _or_default(self.refit, defaults.refit))
-        for name in ("promote", "refit", "progress"):
+        for name in ("promote", "refit", "distill", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         self._set("model_options", _model_options(self.arch, self.model_options))

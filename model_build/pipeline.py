@@ -7,6 +7,7 @@ import dataclasses
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 from functions.language import UNDETERMINED, language_shares
-from model_build import bundle, models
+from model_build import bundle, distillation, models
 from model_build.agreement import check_agreement
 from model_build.calibration import expected_calibration_error, fit_calibration
 from model_build.card import SplitSizes, build_card
 from model_build.console import say
 from model_build.crops import split_sentences
-from model_build.data import load_imdb, split_validation
+from model_build.data import Split, load_imdb, split_validation
 from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch, length_sorted_batches, torch_logits
 from model_build.export import export_onnx, quantize_int8
 from model_build.options import TrainOptions
@@ -93,24 +94,15 @@ def run(options: TrainOptions) -> TrainResult:
         return encode(preprocessor, texts, name, options.progress)
 
     train = EncodedSplit(encoded(train_split.texts, "train"), train_split.labels)
-    for examples, name in ((train_crops, "train crops"), (lexicon, "lexicon")):
+    for examples, name, counts in ((train_crops, "train crops", 0.0), (lexicon, "lexicon", options.lexicon_counts)):
         if len(examples):
-            train = train.with_examples(encoded(examples.texts, name), examples.targets, examples.weights)
+            train = train.with_examples(encoded(examples.texts, name), examples.targets, examples.weights, counts)
     validation = EncodedSplit(encoded(validation_split.texts, "validation"), validation_split.labels)
     validation_pieces = EncodedSplit(
         encoded(validation_crops.texts, "validation crops"), validation_crops.targets.argmax(axis=1)
     )
     test = EncodedSplit(encoded(dataset.test.texts, "test"), dataset.test.labels)
 
-    refit_extra = None
-    if len(validation_crops):
-        refit_extra = EncodedSplit([], np.zeros(0, dtype=np.int64)).with_examples(
-            validation_pieces.ids, validation_crops.targets, validation_crops.weights
-        )
-    trained = train_model(
-        architecture, config, preprocess_config.table_rows, options, train, validation, device, refit_extra=refit_extra
-    )
-    model = trained.model.to("cpu")
     # calibration: fitted on what the first phase's model never saw (validation reviews and their
     # pieces, each half of the weight), and applied to the final model
     calibration_set = validation + validation_pieces if len(validation_pieces) else validation
@@ -120,7 +112,36 @@ def run(options: TrainOptions) -> TrainResult:
             np.full(len(validation_pieces), 0.5 / max(1, len(validation_pieces))),
         ]
     )
-    calibration = fit_calibration_on(trained.selected, calibration_set, calibration_weights, device)
+    unlabelled = unlabelled_sample(dataset.unlabelled, options.unlabelled_reviews, options.seed)
+    first_phase: dict[str, Any] = {}
+
+    def refit_extra(selected: nn.Module) -> EncodedSplit | None:
+        """The validation reviews' crops, and the teacher's examples (distillation)."""
+        first_phase["calibration"] = fit_calibration_on(selected, calibration_set, calibration_weights, device)
+        extra = None
+        if len(validation_crops):
+            extra = EncodedSplit.pieces(validation_pieces.ids, validation_crops.targets, validation_crops.weights)
+        if options.distill:
+            taught, first_phase["distillation"] = distillation_examples(
+                selected, first_phase["calibration"], unlabelled, train_split.texts, train.ids[: len(train_split)],
+                labels, options, encoded, device,
+            )  # fmt: skip
+            extra = taught if extra is None else extra + taught
+        return extra
+
+    trained = train_model(
+        architecture, config, preprocess_config.table_rows, options, train, validation, device, refit_extra=refit_extra
+    )
+    model = trained.model.to("cpu")
+    calibration = first_phase.get("calibration") or fit_calibration_on(
+        trained.selected, calibration_set, calibration_weights, device
+    )
+    distillation_figures = None
+    if "distillation" in first_phase:
+        distillation_figures = {
+            **first_phase["distillation"],
+            **teacher_and_student(trained.selected, model, calibration, test, encoded, dataset.test),
+        }
     preprocess_config = dataclasses.replace(preprocess_config, calibration=calibration)
     preprocessor = Preprocessor(preprocess_config)
     say(f"calibration: log scale {calibration.log_scale:.3f}, evidence power {calibration.evidence_power:.3f}")
@@ -191,6 +212,7 @@ def run(options: TrainOptions) -> TrainResult:
             seconds={"export_and_quantize": round(export_seconds, 2), "total": round(time.perf_counter() - started, 2)},
             calibration=calibration_figures,
             short_text={"train_crops": len(train_crops), "lexicon_examples": len(lexicon)},
+            distillation=distillation_figures,
             languages=training_languages(train_split.texts, options.seed),
         )
         promote = options.promote and gate.passed
@@ -210,6 +232,86 @@ def review_crops(options: TrainOptions, texts: list[str], labels: np.ndarray, cl
         weight=options.crop_weight,
         seed=seed,
     )
+
+
+def unlabelled_sample(texts: list[str], limit: int, seed: int) -> list[str]:
+    """Up to ``limit`` of the unlabelled reviews, a seeded sample in file order."""
+    if limit >= len(texts):
+        return texts
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(texts))[:limit])
+    return [texts[i] for i in chosen.tolist()]
+
+
+def distillation_examples(
+    teacher: nn.Module,
+    calibration: Calibration,
+    unlabelled: list[str],
+    reviews: list[str],
+    review_ids: list[np.ndarray],
+    labels: tuple[str, ...],
+    options: TrainOptions,
+    encoded: Callable[[list[str], str], list[np.ndarray]],
+    device: torch.device,
+) -> tuple[EncodedSplit, dict[str, Any]]:
+    """What the teacher labels (`model_build.distillation`): the ``unlabelled`` reviews, and new
+    crops of them and of the labelled training ``reviews`` (encoded: ``review_ids``)."""
+    unlabelled_ids = encoded(unlabelled, "unlabelled") if unlabelled else []
+    ids = unlabelled_ids + review_ids
+    probabilities = evaluate_torch(
+        teacher, ids, np.zeros(len(ids), dtype=np.int64), device=device, progress=options.progress,
+        description="teacher", calibration=calibration,
+    ).probabilities  # fmt: skip
+    taught = distillation.review_examples(probabilities[: len(unlabelled)], unlabelled, weight=options.distill_weight)
+    pieces = distillation.crop_examples(
+        probabilities, unlabelled + reviews, labels, sentences_per_text=options.sentence_crops,
+        windows_per_text=options.window_crops, window_words=options.window_words,
+        weight=options.crop_weight, seed=options.seed + 2,
+    )  # fmt: skip
+    say(
+        f"distillation: the teacher labelled {len(unlabelled)} unlabelled reviews and {len(pieces)} crops "
+        "of them and of the training reviews"
+    )
+    examples = EncodedSplit.pieces(encoded(pieces.texts, "teacher's crops"), pieces.targets, pieces.weights)
+    if unlabelled:
+        examples = EncodedSplit.pieces(unlabelled_ids, taught.targets, taught.weights) + examples
+    described = {
+        "teacher": distillation.TEACHER,
+        "unlabelled_reviews": len(unlabelled),
+        "crops": len(pieces),
+        "review_weight": options.distill_weight,
+        "crop_weight": options.crop_weight,
+    }
+    return examples, described
+
+
+def teacher_and_student(
+    teacher: nn.Module,
+    student: nn.Module,
+    calibration: Calibration,
+    test: EncodedSplit,
+    encoded: Callable[[list[str], str], list[np.ndarray]],
+    test_split: Split,
+) -> dict[str, Any]:
+    """Test accuracy of the teacher's model and of the student (torch on CPU, calibrated), on
+    whole reviews and on their last sentences."""
+    sentences, sentence_labels = last_sentences_of(test_split.texts, test_split.labels)
+    sentence_ids = encoded(sentences, "test last sentences")
+    cpu = torch.device("cpu")
+    figures: dict[str, Any] = {}
+    for name, model in (("teacher_model", teacher.to(cpu)), ("student", student)):
+        figures[name] = {
+            key: round(
+                evaluate_torch(model, ids, truth, device=cpu, progress=False, calibration=calibration).accuracy, 5
+            )
+            for key, ids, truth in (
+                ("test_accuracy", test.ids, test.labels),
+                ("test_last_sentences_accuracy", sentence_ids, sentence_labels),
+            )
+        }
+    figures["difference_points"] = {
+        key: round((figures["student"][key] - figures["teacher_model"][key]) * 100, 3) for key in figures["student"]
+    }
+    return figures
 
 
 def fit_calibration_on(

@@ -55,6 +55,19 @@ def crops(
     """Up to ``sentences_per_text`` sentences (of at least three words) and ``windows_per_text``
     windows of ``window_words`` words of each text, chosen at random (seeded), each with its
     text's label smoothed by ``smoothing`` towards the uniform distribution."""
+    pieces, owners = crop_pieces(
+        texts, sentences_per_text=sentences_per_text, windows_per_text=windows_per_text,
+        window_words=window_words, seed=seed,
+    )  # fmt: skip
+    targets = np.full((len(pieces), classes), smoothing / classes, dtype=np.float32)
+    targets[np.arange(len(pieces)), labels[owners]] += 1.0 - smoothing
+    return Examples(pieces, targets, np.full(len(pieces), weight, dtype=np.float32))
+
+
+def crop_pieces(
+    texts: Sequence[str], *, sentences_per_text: int, windows_per_text: int, window_words: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """The crops of `crops` and the index of the text each comes from."""
     rng = np.random.default_rng(seed)
     pieces: list[str] = []
     owners: list[int] = []
@@ -66,10 +79,7 @@ def crops(
                 chosen = rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
                 pieces += [candidates[k] for k in sorted(chosen.tolist())]
                 owners += [index] * len(chosen)
-    owners_array = np.asarray(owners, dtype=np.int64)
-    targets = np.full((len(pieces), classes), smoothing / classes, dtype=np.float32)
-    targets[np.arange(len(pieces)), labels[owners_array]] += 1.0 - smoothing
-    return Examples(pieces, targets, np.full(len(pieces), weight, dtype=np.float32))
+    return pieces, np.asarray(owners, dtype=np.int64)
 
 
 def lexicon_examples(labels: tuple[str, ...], *, weight: float) -> Examples:

@@ -8,6 +8,7 @@ validation reviews together for that many epochs (the validation split has done 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -32,24 +33,39 @@ class EncodedSplit:
     labels: np.ndarray  # the label of each example (the likeliest of its targets)
     targets: np.ndarray | None = None  # [n, classes] float32; None: one-hot labels
     weights: np.ndarray | None = None  # [n] float32; None: all 1
-    whole: np.ndarray | None = None  # [n] bool, whole reviews (the naive-Bayes counts); None: all
+    whole: np.ndarray | None = None  # [n] bool, whole reviews; None: all
+    counts: np.ndarray | None = (
+        None  # [n] float32, how much each counts in the naive-Bayes weights; None: whole reviews 1
+    )
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def pieces(
+        cls, ids: list[np.ndarray], targets: np.ndarray, weights: np.ndarray, counts: float = 0.0
+    ) -> EncodedSplit:
+        """Examples that are no whole reviews (crops, lexicon entries), with soft targets and
+        weights; ``counts``: as how many reviews each counts in the naive-Bayes weights."""
+        return cls(ids, targets.argmax(axis=1), targets.astype(np.float32), weights.astype(np.float32),
+                   np.zeros(len(ids), dtype=bool), np.full(len(ids), counts, dtype=np.float32))  # fmt: skip
+
     def __add__(self, other: EncodedSplit) -> EncodedSplit:
+        # one-hot targets take their width from the side that has soft ones
+        classes = next((split.targets.shape[1] for split in (self, other) if split.targets is not None), None)
         return EncodedSplit(
             self.ids + other.ids,
             np.concatenate([self.labels, other.labels]),
-            np.concatenate([self.soft_targets(), other.soft_targets()]),
+            np.concatenate([self.soft_targets(classes), other.soft_targets(classes)]),
             np.concatenate([self.example_weights(), other.example_weights()]),
             np.concatenate([self.whole_reviews(), other.whole_reviews()]),
+            np.concatenate([self.naive_bayes_counts(), other.naive_bayes_counts()]),
         )
 
-    def with_examples(self, ids: list[np.ndarray], targets: np.ndarray, weights: np.ndarray) -> EncodedSplit:
-        extra = EncodedSplit(ids, targets.argmax(axis=1), targets.astype(np.float32), weights.astype(np.float32),
-                             np.zeros(len(ids), dtype=bool))  # fmt: skip
-        return self + extra
+    def with_examples(
+        self, ids: list[np.ndarray], targets: np.ndarray, weights: np.ndarray, counts: float = 0.0
+    ) -> EncodedSplit:
+        return self + EncodedSplit.pieces(ids, targets, weights, counts)
 
     def soft_targets(self, classes: int | None = None) -> np.ndarray:
         if self.targets is not None:
@@ -62,6 +78,9 @@ class EncodedSplit:
 
     def whole_reviews(self) -> np.ndarray:
         return np.ones(len(self), dtype=bool) if self.whole is None else self.whole
+
+    def naive_bayes_counts(self) -> np.ndarray:
+        return self.whole_reviews().astype(np.float32) if self.counts is None else self.counts
 
 
 @dataclass
@@ -81,20 +100,22 @@ def train_model(
     validation: EncodedSplit,
     device: torch.device,
     *,
-    refit_extra: EncodedSplit | None = None,
+    refit_extra: Callable[[nn.Module], EncodedSplit | None] | None = None,
 ) -> TrainedModel:
     """Trains on ``train`` choosing the epoch by accuracy on ``validation`` (whole reviews);
-    with ``options.refit``, trains again on both (and ``refit_extra``, the validation reviews'
-    own extra examples). ``TrainedModel.selected`` is the model of the first phase, which has
-    never seen ``validation``: calibration is fitted on its answers."""
+    with ``options.refit``, trains again on both and on what ``refit_extra`` gives when called
+    with the first phase's model (the validation reviews' own crops, a teacher's examples).
+    ``TrainedModel.selected`` is the model of the first phase, which has never seen
+    ``validation``: calibration is fitted on its answers."""
     model = new_model(architecture, config, rows, train, device)
     history = fit(model, architecture, options, options.epochs, train, device, validation=validation)
     best_epoch = max(history, key=lambda record: record["validation_accuracy"])["epoch"]
     selected = model
     if options.refit:
         everything = train + validation
-        if refit_extra is not None:
-            everything = everything + refit_extra
+        extra = refit_extra(model) if refit_extra is not None else None
+        if extra is not None and len(extra):
+            everything = everything + extra
         say(f"refit: training on all {len(everything)} training examples for {best_epoch} epochs")
         model = new_model(architecture, config, rows, everything, device)
         history += fit(model, architecture, options, best_epoch, everything, device, validation=None)
@@ -103,9 +124,12 @@ def train_model(
 
 def new_model(architecture: ModuleType, config: Any, rows: int, train: EncodedSplit, device: torch.device) -> nn.Module:
     model = architecture.Model(config, rows)
-    if hasattr(model, "fit_ngram_weights"):  # weights computed from whole reviews before the first step
-        whole = train.whole_reviews()
-        model.fit_ngram_weights([ids for ids, keep in zip(train.ids, whole) if keep], train.labels[whole])
+    if hasattr(model, "fit_ngram_weights"):  # weights counted before the first step
+        counts = train.naive_bayes_counts()
+        kept = np.flatnonzero(counts > 0)
+        model.fit_ngram_weights(
+            [train.ids[i] for i in kept], train.soft_targets(config.num_classes)[kept] * counts[kept, None]
+        )
     return model.to(device)
 
 

@@ -38,7 +38,8 @@ def review(rng: random.Random, positive: bool) -> str:
 
 
 def review_files(per_folder: int, seed: int = 0, label_noise: float = 0.1) -> dict[str, str]:
-    """``{"aclImdb/train/pos/0_9.txt": text, ...}`` with ``per_folder`` reviews in each folder."""
+    """``{"aclImdb/train/pos/0_9.txt": text, ...}`` with ``per_folder`` reviews in each folder,
+    and as many unlabelled ones (``aclImdb/train/unsup/<i>_0.txt``) as a labelled folder has."""
     rng = random.Random(seed)
     files = {}
     for split in ("train", "test"):
@@ -47,6 +48,8 @@ def review_files(per_folder: int, seed: int = 0, label_noise: float = 0.1) -> di
                 positive = (label == "pos") != (rng.random() < label_noise)
                 rating = rng.randint(7, 10) if label == "pos" else rng.randint(1, 4)
                 files[f"aclImdb/{split}/{label}/{index}_{rating}.txt"] = review(rng, positive)
+    for index in range(per_folder):
+        files[f"aclImdb/train/unsup/{index}_0.txt"] = review(rng, rng.random() < 0.5)
     files["aclImdb/README"] = "generated for tests\n"
     return files
 

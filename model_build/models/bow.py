@@ -75,16 +75,20 @@ class Model(nn.Module):
         self.register_buffer("ngram_weights", torch.ones(rows))
         self.classifier = nn.Linear(config.embed_dim, config.num_classes)
 
-    def fit_ngram_weights(self, sequences: list[np.ndarray], labels: np.ndarray) -> None:
-        """Naive-Bayes log-count ratios of each row between the two classes (binary counts)."""
+    def fit_ngram_weights(self, sequences: list[np.ndarray], counts: np.ndarray) -> None:
+        """Naive-Bayes log-count ratios of each row between the two classes: each sequence adds
+        its row ``counts[i, class]`` (a whole review its one-hot label; a lexicon entry its soft
+        target times what it counts as) to every distinct id it holds."""
         if self.config.num_classes != 2:
             return
-        counts = []
-        for label in (0, 1):
-            members = [np.unique(s) for s, y in zip(sequences, labels, strict=True) if y == label]
-            present = np.concatenate(members) if members else np.zeros(0, np.int64)
-            counts.append(np.bincount(present, minlength=self.rows) + self.config.nb_smoothing)
-        negative, positive = counts
+        totals = np.zeros((2, self.rows), dtype=np.float64)
+        if sequences:
+            distinct = [np.unique(s) for s in sequences]
+            present = np.concatenate(distinct)
+            owner = np.repeat(np.arange(len(distinct)), [len(d) for d in distinct])
+            for label in (0, 1):
+                totals[label] = np.bincount(present, weights=counts[owner, label], minlength=self.rows)
+        negative, positive = totals + self.config.nb_smoothing
         ratios = np.log((positive / positive.sum()) / (negative / negative.sum()))
         ratios[PADDING_ID] = 0.0
         self.ngram_weights.copy_(torch.from_numpy(ratios.astype(np.float32)))

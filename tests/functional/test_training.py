@@ -56,6 +56,18 @@ def test_card_describes_the_training(tiny_bundle_root, imdb_tarball):
     assert card["metrics"]["onnx_fp32_vs_torch"]["max_probability_difference"] <= 1e-4
     assert {"torch", "onnx", "onnxruntime", "numpy", "python"} <= set(card["libraries"])
     assert card["quality_gate"]["passed"] is True
+    assert card["training"]["distillation"] is None  # off by default
+
+
+def test_distillation_teaches_the_student_the_unlabelled_reviews(imdb_tarball, tmp_path):
+    assert main(["--data", str(imdb_tarball), "--out", str(tmp_path), *TINY_TRAIN_ARGS, "--distill"]) == 0
+    card = json.loads((_only_version(tmp_path) / "card.json").read_text())
+    # the teacher labelled every unlabelled review of the archive, and crops of them and of the
+    # training reviews; the student (the served torch model) is the one the card's metrics describe
+    distilled = card["training"]["distillation"]
+    assert distilled["unlabelled_reviews"] == 60 and distilled["crops"] > 60
+    assert distilled["student"]["test_accuracy"] == card["metrics"]["test_accuracy"]["torch_fp32"]
+    assert 0 < distilled["teacher_model"]["test_accuracy"] <= 1
 
 
 def test_pointer_names_the_version_and_the_card_checksum(tiny_bundle_root):

@@ -33,6 +33,22 @@ def test_tarball_is_read_with_both_splits_and_labels(imdb_tarball, synthetic_fil
         assert list(zip(loaded.texts, loaded.labels.tolist(), strict=True)) == _expected(synthetic_files, split)
 
 
+def test_the_unlabelled_reviews_of_train_are_read_in_file_order(imdb_tarball, imdb_folder, synthetic_files):
+    prefix = "aclImdb/train/unsup/"
+    expected = [synthetic_files[name] for name in sorted(n for n in synthetic_files if n.startswith(prefix))]
+    assert expected
+    assert load_imdb(imdb_tarball, progress=False).unlabelled == expected
+    assert load_imdb(imdb_folder, progress=False).unlabelled == expected
+
+
+def test_a_source_without_unlabelled_reviews_has_none_and_test_unsup_is_ignored(synthetic_files, tmp_path):
+    labelled = {name: text for name, text in synthetic_files.items() if "/unsup/" not in name}
+    path = write_tarball(tmp_path / "a.tar.gz", {**labelled, "aclImdb/test/unsup/0_0.txt": "not for training"})
+    dataset = load_imdb(path, progress=False)
+    assert dataset.unlabelled == []
+    assert "not for training" not in dataset.test.texts + dataset.train.texts
+
+
 def test_tarball_checksum_is_the_archive_sha256(imdb_tarball):
     dataset = load_imdb(imdb_tarball, progress=False)
     assert dataset.sha256 == hashlib.sha256(imdb_tarball.read_bytes()).hexdigest()
@@ -114,7 +130,7 @@ def test_unreachable_url_is_a_clear_error(tmp_path):
 
 def test_truncated_tarball_is_a_clear_error(imdb_tarball, tmp_path):
     truncated = tmp_path / "truncated.tar.gz"
-    truncated.write_bytes(imdb_tarball.read_bytes()[: imdb_tarball.stat().st_size // 2])
+    truncated.write_bytes(imdb_tarball.read_bytes()[: imdb_tarball.stat().st_size * 3 // 5])
     with pytest.raises(DataSourceError, match="truncated or corrupt"):
         load_imdb(truncated, progress=False)
 
