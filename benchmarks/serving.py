@@ -355,7 +355,8 @@ def model_only(models: Path, version: str, encoded: list[np.ndarray]) -> dict[st
         path = models / version / name
         if path.is_file():
             session = onnxruntime.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
-            rates[label] = rate(lambda ids, s=session: s.run(None, {"input_ids": ids}))
+            first = [session.get_outputs()[0].name]  # the logits, all that serving asks for
+            rates[label] = rate(lambda ids, s=session, out=first: s.run(out, {"input_ids": ids}))
     torch_model = torch_eager_model(models, version)
     if torch_model is not None:
         import torch
@@ -378,12 +379,13 @@ def torch_eager_model(models: Path, version: str):
     from onnx import numpy_helper
 
     from model_build import models as architectures
-    from model_build.export import _WithProbabilities
+    from model_build.preprocess import PreprocessConfig
 
     card = json.loads((models / version / "card.json").read_text())
     architecture = architectures.load(card["architecture"])
-    module = architecture.Model(architecture.Config(**card["model_config"]))
-    exported = _WithProbabilities(module.for_export() if hasattr(module, "for_export") else module)
+    rows = PreprocessConfig.from_json((models / version / PREPROCESS_FILE).read_text()).table_rows
+    module = architecture.Model(architecture.Config(**card["model_config"]), rows)
+    exported = module.for_export() if hasattr(module, "for_export") else module
     graph = onnx.load(str(models / version / FP32_MODEL_FILE)).graph
     weights = {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in graph.initializer}
     state = exported.state_dict()
