@@ -98,6 +98,10 @@ class PreprocessConfigError(ValueError):
     """``preprocess.json`` is missing fields, has wrong values or an unknown format."""
 
 
+# `Vocabulary.ids` leads each lookup to a bucket of the top this many bits at most (4 MiB of index).
+MAX_INDEX_BITS = 20
+
+
 class Vocabulary:
     """The n-grams a model has rows for: a sorted array of 32-bit fingerprints (the high half of
     each n-gram's 64-bit value); the n-gram of fingerprint ``fingerprints[k]`` has the id
@@ -117,15 +121,37 @@ class Vocabulary:
         return hash(self.fingerprints.tobytes())
 
     def ids(self, fingerprints: np.ndarray) -> np.ndarray:
-        """The id of each fingerprint: its row, or `UNKNOWN_ID`."""
-        # searched in ascending order: each search starts where the last ended, in memory the
-        # last one touched (a third less time than in text order, on a million fingerprints)
-        order = np.argsort(fingerprints)
-        rows = np.empty(len(fingerprints), dtype=np.intp)
-        rows[order] = np.searchsorted(self.fingerprints, fingerprints[order])
-        rows = np.minimum(rows, max(len(self.fingerprints) - 1, 0))
-        known = self.fingerprints[rows] == fingerprints if len(self.fingerprints) else np.zeros(len(rows), bool)
-        return np.where(known, rows.astype(np.int64) + FIRST_KNOWN_ID, UNKNOWN_ID)
+        """The id of each fingerprint: its row, or `UNKNOWN_ID`. A binary search over a million
+        fingerprints misses the cache at every step; the index of `_bucket_starts` leads each
+        lookup to its bucket of about one fingerprint, and a few vectorized steps settle all."""
+        fingerprints = np.asarray(fingerprints, dtype=np.uint32)
+        starts, shift = self._bucket_starts()
+        buckets = (fingerprints >> shift).astype(np.intp)
+        position, end = starts[buckets].astype(np.intp), starts[buckets + 1]
+        rows = np.full(len(fingerprints), -1, dtype=np.intp)
+        pending = np.flatnonzero(position < end)
+        position, end, wanted = position[pending], end[pending], fingerprints[pending]
+        while len(pending):
+            found = self.fingerprints[position]
+            hit = found == wanted
+            rows[pending[hit]] = position[hit]
+            position += 1
+            going = (found < wanted) & (position < end)  # a bucket is sorted: a larger one ends the walk
+            pending, position, end, wanted = pending[going], position[going], end[going], wanted[going]
+        return np.where(rows >= 0, rows + FIRST_KNOWN_ID, UNKNOWN_ID).astype(np.int64)
+
+    def _bucket_starts(self) -> tuple[np.ndarray, np.uint32]:
+        """Where each bucket of fingerprints (their top bits, about one fingerprint a bucket)
+        starts in the sorted array, and the shift that gives a fingerprint's bucket; built once."""
+        index = getattr(self, "_index", None)
+        if index is None:
+            bits = min(MAX_INDEX_BITS, max(1, len(self.fingerprints).bit_length()))
+            shift = np.uint32(32 - bits)
+            counts = np.bincount(self.fingerprints >> shift, minlength=1 << bits)
+            starts = np.zeros((1 << bits) + 1, dtype=np.int32)
+            np.cumsum(counts, out=starts[1:])
+            index = self._index = (starts, shift)
+        return index
 
     def encode(self) -> str:
         deltas = np.diff(self.fingerprints, prepend=np.uint32(0)).astype("<u4")
