@@ -51,7 +51,7 @@ def crop_examples(
     weight: float,
     seed: int,
 ) -> Examples:
-    """Crops of the unlabelled ``texts``, each with its review's teacher ``probabilities``,
+    """Crops of ``texts`` (unlabelled and training reviews), each with its review's teacher ``probabilities``,
     averaged with VADER's score of the crop (default labels, where VADER finds sentiment)."""
     pieces, owners = crop_pieces(
         texts, sentences_per_text=sentences_per_text, windows_per_text=windows_per_text,

@@ -34,9 +34,7 @@ class EncodedSplit:
     targets: np.ndarray | None = None  # [n, classes] float32; None: one-hot labels
     weights: np.ndarray | None = None  # [n] float32; None: all 1
     whole: np.ndarray | None = None  # [n] bool, whole reviews; None: all
-    counts: np.ndarray | None = (
-        None  # [n] float32, how much each counts in the naive-Bayes weights; None: whole reviews 1
-    )
+    counts: np.ndarray | None = None  # [n] float32, share in the naive-Bayes weights; None: whole reviews 1
 
     def __len__(self) -> int:
         return len(self.ids)

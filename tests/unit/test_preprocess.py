@@ -253,3 +253,18 @@ def test_calibration_travels_in_preprocess_json_and_scales_by_ngram_count():
     assert scales == pytest.approx([np.exp(-0.5), np.exp(-0.5), np.exp(-0.5) * 2])
     probabilities = again.calibration.probabilities(np.array([[0.0, 2.0]]), np.array([16]))
     assert probabilities[0, 1] == pytest.approx(1 / (1 + np.exp(-2 * scales[2])))
+
+
+def test_vocabulary_ids_are_those_of_a_binary_search():
+    from model_build.preprocess import FIRST_KNOWN_ID, UNKNOWN_ID, Vocabulary
+
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 3, 1000, 200_000):
+        known = np.unique(rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32))
+        vocabulary = Vocabulary(known)
+        edges = np.array([0, 1, 2**31, 2**32 - 1], dtype=np.uint32)
+        queries = np.concatenate([known, rng.integers(0, 2**32, 3000, dtype=np.uint64).astype(np.uint32), edges])
+        rows = np.minimum(np.searchsorted(known, queries), max(len(known) - 1, 0))
+        found = known[rows] == queries if len(known) else np.zeros(len(queries), dtype=bool)
+        expected = np.where(found, rows + FIRST_KNOWN_ID, UNKNOWN_ID)
+        np.testing.assert_array_equal(vocabulary.ids(queries), expected)
