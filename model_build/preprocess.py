@@ -70,7 +70,7 @@ _SCOPE_END_TOKENS = (
 NEGATORS = frozenset(_NEGATOR_WORDS.split())
 SCOPE_ENDS = frozenset(_SCOPE_END_TOKENS.split())
 _NEGATION_MARK = np.uint64(0x6E65676174656421)  # XORed into a negated token's hash
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
+_APOSTROPHES = re.compile("[\u2019\u2018\u02bc\u2032`]")  # all written "'" (a regex: str.translate is slow)
 
 _BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 # What the tokenizer matches, as a regular expression (the specification; `_token_spans` does
@@ -98,8 +98,27 @@ class PreprocessConfigError(ValueError):
     """``preprocess.json`` is missing fields, has wrong values or an unknown format."""
 
 
-# `Vocabulary.ids` leads each lookup to a bucket of the top this many bits at most (4 MiB of index).
-MAX_INDEX_BITS = 20
+# `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry.
+SLOTS_PER_ENTRY = 2
+# The slot of a fingerprint in the k-th table: the top bits of fingerprint * (k * _SLOT_STEP + 1)
+# modulo 2**32 (odd multipliers: a fingerprint is already a hash, but each table must spread
+# differently the fingerprints that shared a slot in the one before).
+_SLOT_STEP = 0x9E3779B0
+# A table entry (uint64): fingerprint << 32 | (another fingerprint of this slot went on to the
+# next table) << 31 | id; an id of 0 is an empty slot (ids start at FIRST_KNOWN_ID).
+_ENTRY_ID = np.uint64((1 << 31) - 1)
+_ENTRY_MORE = np.uint64(1 << 31)
+
+
+@dataclass(frozen=True)
+class _SlotTable:
+    entries: np.ndarray  # uint64, a power of two of them
+    multiplier: np.uint32
+    shift: np.uint32
+
+    def slots(self, fingerprints: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((fingerprints * self.multiplier) >> self.shift).astype(np.intp)
 
 
 class Vocabulary:
@@ -121,37 +140,58 @@ class Vocabulary:
         return hash(self.fingerprints.tobytes())
 
     def ids(self, fingerprints: np.ndarray) -> np.ndarray:
-        """The id of each fingerprint: its row, or `UNKNOWN_ID`. A binary search over a million
-        fingerprints misses the cache at every step; the index of `_bucket_starts` leads each
-        lookup to its bucket of about one fingerprint, and a few vectorized steps settle all."""
-        fingerprints = np.asarray(fingerprints, dtype=np.uint32)
-        starts, shift = self._bucket_starts()
-        buckets = (fingerprints >> shift).astype(np.intp)
-        position, end = starts[buckets].astype(np.intp), starts[buckets + 1]
-        rows = np.full(len(fingerprints), -1, dtype=np.intp)
-        pending = np.flatnonzero(position < end)
-        position, end, wanted = position[pending], end[pending], fingerprints[pending]
-        while len(pending):
-            found = self.fingerprints[position]
-            hit = found == wanted
-            rows[pending[hit]] = position[hit]
-            position += 1
-            going = (found < wanted) & (position < end)  # a bucket is sorted: a larger one ends the walk
-            pending, position, end, wanted = pending[going], position[going], end[going], wanted[going]
-        return np.where(rows >= 0, rows + FIRST_KNOWN_ID, UNKNOWN_ID).astype(np.int64)
+        """The id of each fingerprint: its row, or `UNKNOWN_ID`. A search in the sorted array
+        misses the cache at every step; in `_slot_tables` a lookup is one gather of a table entry,
+        and only where the slot's fingerprint is another one that was not alone in that slot
+        (about a sixth of the lookups) one more in the next, smaller table."""
+        wanted = np.asarray(fingerprints, dtype=np.uint32)
+        ids = pending = None  # at the first table: all of them
+        for table in self._slot_tables():
+            entries = table.entries[table.slots(wanted)]
+            found = (entries & _ENTRY_ID).astype(np.int64)
+            hit = ((entries >> np.uint64(32)).astype(np.uint32) == wanted) & (found != 0)
+            going = ~hit & ((entries & _ENTRY_MORE) != 0)
+            if pending is None:
+                ids = np.where(hit, found, UNKNOWN_ID)
+                pending = np.flatnonzero(going)
+            else:
+                ids[pending[hit]] = found[hit]
+                pending = pending[going]
+            if not len(pending):
+                break
+            wanted = wanted[going]
+        return np.full(len(wanted), UNKNOWN_ID, dtype=np.int64) if ids is None else ids
 
-    def _bucket_starts(self) -> tuple[np.ndarray, np.uint32]:
-        """Where each bucket of fingerprints (their top bits, about one fingerprint a bucket)
-        starts in the sorted array, and the shift that gives a fingerprint's bucket; built once."""
-        index = getattr(self, "_index", None)
-        if index is None:
-            bits = min(MAX_INDEX_BITS, max(1, len(self.fingerprints).bit_length()))
-            shift = np.uint32(32 - bits)
-            counts = np.bincount(self.fingerprints >> shift, minlength=1 << bits)
-            starts = np.zeros((1 << bits) + 1, dtype=np.int32)
-            np.cumsum(counts, out=starts[1:])
-            index = self._index = (starts, shift)
-        return index
+    def _slot_tables(self) -> list[_SlotTable]:
+        """Hash tables of (fingerprint, id), built once: every fingerprint takes a slot of the
+        first table (`SLOTS_PER_ENTRY` slots an entry); those that find it taken by another go on
+        to the next table, sized for them, and so on (about a fifth go on each time: a million
+        fingerprints take 24 MiB in ten tables or so)."""
+        tables = getattr(self, "_tables", None)
+        if tables is None:
+            tables = []
+            fingerprints = self.fingerprints
+            ids = np.arange(FIRST_KNOWN_ID, FIRST_KNOWN_ID + len(fingerprints), dtype=np.uint64)
+            while len(fingerprints):  # each table places one fingerprint at least
+                multiplier = np.uint32((len(tables) * _SLOT_STEP + 1) % (1 << 32))
+                bits = max(1, (SLOTS_PER_ENTRY * len(fingerprints) - 1).bit_length())
+                table = _SlotTable(np.zeros(1 << bits, dtype=np.uint64), multiplier, np.uint32(32 - bits))
+                slots = table.slots(fingerprints)
+                entries = (fingerprints.astype(np.uint64) << np.uint64(32)) | ids
+                if not tables:  # slots of the fingerprints' top bits, in ascending order: the first of each takes it
+                    placed = np.ones(len(slots), dtype=bool)
+                    placed[1:] = slots[1:] != slots[:-1]
+                    shared = np.zeros(len(slots), dtype=bool)
+                    shared[:-1] = ~placed[1:]  # the next fingerprint has the same slot
+                    table.entries[slots[placed]] = entries[placed] | np.where(shared[placed], _ENTRY_MORE, 0)
+                else:
+                    table.entries[slots] = entries  # one of the fingerprints of a slot takes it
+                    placed = table.entries[slots] == entries
+                    table.entries[slots[~placed]] |= _ENTRY_MORE
+                fingerprints, ids = fingerprints[~placed], ids[~placed]
+                tables.append(table)
+            self._tables = tables
+        return tables
 
     def encode(self) -> str:
         deltas = np.diff(self.fingerprints, prepend=np.uint32(0)).astype("<u4")
@@ -312,8 +352,16 @@ _INVISIBLE_AS_SPACE = _PerCodePoint(
 def normalize(text: str) -> str:
     """HTML breaks and entities resolved, NFKC, case-folded, one apostrophe, invisible characters
     as spaces."""
-    text = html.unescape(_BREAK_TAG.sub(" ", text))
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    if "<" in text:
+        text = _BREAK_TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if text.isascii():  # the same, faster: NFKC leaves ASCII as it is, and casefold is lower there
+        text = text.lower()
+        if "`" in text:
+            text = text.replace("`", "'")
+    else:
+        text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text).casefold())
     if not text.isprintable():
         text = text.translate(_INVISIBLE_AS_SPACE)
     return text
@@ -433,8 +481,35 @@ def _token_hash(token: str) -> int:
     return sum(ord(c) * pow(_TOKEN_BASE, k, 1 << 64) for k, c in enumerate(token)) % (1 << 64)
 
 
-_NEGATOR_HASHES = np.array(sorted(map(_token_hash, NEGATORS)), dtype=np.uint64)
-_SCOPE_END_HASHES = np.array(sorted(map(_token_hash, SCOPE_ENDS)), dtype=np.uint64)
+class _TokenSet:
+    """A fixed set of tokens that arrays of token hashes are tested against: a 4,096-bit filter
+    (of the hashes' top bits once mixed) lets few tokens through, and a binary search over the
+    set's sorted hashes settles those (``np.isin`` sorts the whole array each time)."""
+
+    _FILTER_SHIFT = np.uint64(64 - 12)
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self._hashes = np.array(sorted(map(_token_hash, tokens)), dtype=np.uint64)
+        self._filter = np.zeros(1 << 12, dtype=bool)
+        self._filter[self._filter_slots(self._hashes)] = True
+
+    def _filter_slots(self, hashes: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((hashes * _MIX_1) >> self._FILTER_SHIFT).astype(np.intp)
+
+    def holds(self, hashes: np.ndarray) -> np.ndarray:
+        """Whether each hash is the hash of one of the tokens."""
+        held = np.zeros(len(hashes), dtype=bool)
+        candidates = np.flatnonzero(self._filter[self._filter_slots(hashes)])
+        if len(candidates):
+            values = hashes[candidates]
+            at = np.minimum(np.searchsorted(self._hashes, values), len(self._hashes) - 1)
+            held[candidates] = self._hashes[at] == values
+        return held
+
+
+_NEGATOR_SET = _TokenSet(NEGATORS)
+_SCOPE_END_SET = _TokenSet(SCOPE_ENDS)
 
 
 @dataclass
@@ -536,7 +611,7 @@ class Preprocessor:
         evidence = np.bincount(texts_of[counted], minlength=len(normalized)).astype(np.int64)
         if self.config.unique_ngrams:
             # one sort by (text, id) both groups by text and deduplicates
-            ids, texts_of = _sorted_unique_per_text(ids, texts_of)
+            ids, texts_of = _sorted_unique_per_text(ids, texts_of, len(normalized), self.config.table_rows)
         else:
             # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
             grouped = np.argsort(texts_of, kind="stable")
@@ -620,8 +695,8 @@ def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
     between, at most ``scope`` tokens on (negators themselves are not marked)."""
     if not len(hashes):
         return np.zeros(0, dtype=bool)
-    negator = np.isin(hashes, _NEGATOR_HASHES)
-    closes = np.isin(hashes, _SCOPE_END_HASHES)
+    negator = _NEGATOR_SET.holds(hashes)
+    closes = _SCOPE_END_SET.holds(hashes)
     index = np.arange(len(hashes))
     last_negator = np.maximum.accumulate(np.where(negator, index, -1))
     previous_negator = np.concatenate(([-1], last_negator[:-1]))
@@ -636,12 +711,16 @@ def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
     )
 
 
-def _sorted_unique_per_text(ids: np.ndarray, texts_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique`` of each text's ids, for all texts in one sort (ids < 2**30 < num_buckets)."""
-    keys = (texts_of << 30) | ids
+def _sorted_unique_per_text(ids: np.ndarray, texts_of: np.ndarray, texts: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique`` of each text's ids (each below ``rows``), for all ``texts`` in one sort of
+    (text, id) keys: 32-bit keys where they fit (a batch of a few hundred texts), which sort
+    twice as fast as 64-bit ones."""
+    bits = max(1, (rows - 1).bit_length())
+    kind = np.uint32 if texts << bits <= 1 << 32 else np.int64
+    keys = (texts_of.astype(kind) << kind(bits)) | ids.astype(kind)
     keys.sort()
     keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-    return keys & ((1 << 30) - 1), keys >> 30
+    return (keys & kind((1 << bits) - 1)).astype(np.int64), (keys >> kind(bits)).astype(np.int64)
 
 
 def pad(sequences: Sequence[np.ndarray], min_length: int = 1) -> np.ndarray:

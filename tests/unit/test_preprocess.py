@@ -259,8 +259,12 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
     from model_build.preprocess import FIRST_KNOWN_ID, UNKNOWN_ID, Vocabulary
 
     rng = np.random.default_rng(7)
-    for size in (0, 1, 3, 1000, 200_000):
-        known = np.unique(rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32))
+    crowded = np.arange(5000, dtype=np.uint32)  # all in one slot of the first table, and the next ones' test
+    for known in [
+        *(np.unique(rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32)) for size in (0, 1, 3, 1000, 200_000)),
+        crowded,
+        np.unique(np.concatenate([crowded, np.uint32(2**32 - 1) - crowded])),
+    ]:
         vocabulary = Vocabulary(known)
         edges = np.array([0, 1, 2**31, 2**32 - 1], dtype=np.uint32)
         queries = np.concatenate([known, rng.integers(0, 2**32, 3000, dtype=np.uint64).astype(np.uint32), edges])
@@ -268,3 +272,34 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
         found = known[rows] == queries if len(known) else np.zeros(len(queries), dtype=bool)
         expected = np.where(found, rows + FIRST_KNOWN_ID, UNKNOWN_ID)
         np.testing.assert_array_equal(vocabulary.ids(queries), expected)
+
+
+def test_token_sets_hold_exactly_the_hashes_of_their_tokens():
+    from model_build.preprocess import _TokenSet, _token_hash
+
+    tokens = ["not", "never", "don't", ".", ",", "but", "\u4e0d"]
+    token_set = _TokenSet(tokens)
+    rng = np.random.default_rng(3)
+    own = np.array([_token_hash(token) for token in tokens], dtype=np.uint64)
+    others = np.concatenate([rng.integers(0, 2**63, 50_000, dtype=np.uint64), np.arange(4096, dtype=np.uint64)])
+    hashes = np.concatenate([others, own, own[::-1]])
+    np.testing.assert_array_equal(token_set.holds(hashes), np.isin(hashes, own))
+    assert token_set.holds(np.zeros(0, dtype=np.uint64)).tolist() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Plain ASCII, Mixed CASE.", "it`s &amp; <br />more", "tab\tand\nnul\x00", "Caf\u00e9 \ufb01ne \u2019quoted\u2019",
+     "&eacute;t\u00e9 STRASSE Stra\u00dfe", "\u0130stanbul \u212b", ""],
+)
+def test_normalization_of_ascii_and_of_other_text_is_one_rule(text):
+    """ASCII text takes a shortcut; it gives what the general rule gives."""
+    import html
+    import unicodedata
+
+    from model_build.preprocess import _BREAK_TAG, _INVISIBLE_AS_SPACE
+
+    general = unicodedata.normalize("NFKC", html.unescape(_BREAK_TAG.sub(" ", text))).casefold()
+    for apostrophe in "\u2019\u2018\u02bc\u2032`":
+        general = general.replace(apostrophe, "'")
+    assert normalize(text) == general.translate(_INVISIBLE_AS_SPACE)
