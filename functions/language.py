@@ -67,7 +67,7 @@ ENGLISH_MARKERS = frozenset(_MARKER_WORDS.split())
 ENGLISH_MARKER_SHARE = 0.15  # of the words: from this share on, the text is partly English
 ENGLISH_PART_PROBABILITY = 0.6  # a clause the model reads as English with this much is English
 # A text of at least this many words, this share of them English markers, is English without
-# asking the model (most English reviews: the model's call is a third of a review's serving time).
+# asking the model (most English reviews; the model is the costliest step of identifying a language).
 SURELY_ENGLISH_WORDS = 8
 SURELY_ENGLISH_SHARE = 0.25
 

@@ -711,7 +711,9 @@ def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
     )
 
 
-def _sorted_unique_per_text(ids: np.ndarray, texts_of: np.ndarray, texts: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_unique_per_text(
+    ids: np.ndarray, texts_of: np.ndarray, texts: int, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique`` of each text's ids (each below ``rows``), for all ``texts`` in one sort of
     (text, id) keys: 32-bit keys where they fit (a batch of a few hundred texts), which sort
     twice as fast as 64-bit ones."""

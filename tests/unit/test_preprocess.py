@@ -261,7 +261,10 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
     rng = np.random.default_rng(7)
     crowded = np.arange(5000, dtype=np.uint32)  # all in one slot of the first table, and the next ones' test
     for known in [
-        *(np.unique(rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32)) for size in (0, 1, 3, 1000, 200_000)),
+        *(
+            np.unique(rng.integers(0, 2**32, size, dtype=np.uint64).astype(np.uint32))
+            for size in (0, 1, 3, 1000, 200_000)
+        ),
         crowded,
         np.unique(np.concatenate([crowded, np.uint32(2**32 - 1) - crowded])),
     ]:
@@ -275,7 +278,7 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
 
 
 def test_token_sets_hold_exactly_the_hashes_of_their_tokens():
-    from model_build.preprocess import _TokenSet, _token_hash
+    from model_build.preprocess import _token_hash, _TokenSet
 
     tokens = ["not", "never", "don't", ".", ",", "but", "\u4e0d"]
     token_set = _TokenSet(tokens)
@@ -289,8 +292,15 @@ def test_token_sets_hold_exactly_the_hashes_of_their_tokens():
 
 @pytest.mark.parametrize(
     "text",
-    ["Plain ASCII, Mixed CASE.", "it`s &amp; <br />more", "tab\tand\nnul\x00", "Caf\u00e9 \ufb01ne \u2019quoted\u2019",
-     "&eacute;t\u00e9 STRASSE Stra\u00dfe", "\u0130stanbul \u212b", ""],
+    [
+        "Plain ASCII, Mixed CASE.",
+        "it`s &amp; <br />more",
+        "tab\tand\nnul\x00",
+        "Caf\u00e9 \ufb01ne \u2019quoted\u2019",
+        "&eacute;t\u00e9 STRASSE Stra\u00dfe",
+        "\u0130stanbul \u212b",
+        "",
+    ],
 )
 def test_normalization_of_ascii_and_of_other_text_is_one_rule(text):
     """ASCII text takes a shortcut; it gives what the general rule gives."""
