@@ -15,6 +15,7 @@ import onnxruntime
 from functions.language import UNDETERMINED, LanguageGuess, language_identifier
 from model_build import bundle
 from model_build.bundle import BundleError
+from model_build.lexicon import lexicon_scores
 from model_build.preprocess import UNKNOWN_ID, PreprocessConfigError, Preprocessor, pad
 
 # A session run costs in proportion to its padded [texts, longest] input, so several texts
@@ -166,9 +167,10 @@ class SentimentModel:
         classes = outputs[self._output[0]][-1]
         if isinstance(classes, int) and classes != len(self.labels):
             raise BundleError(f"the model of {self.version} has {classes} outputs for {len(self.labels)} labels")
-        # one run now: a graph that loads but cannot run is refused before it serves
+        # one run now: a graph that loads but cannot run is refused before it serves (VADER, no
+        # part of the graph, loads when a short text first needs it: a cold start need not wait)
         try:
-            self.probabilities(["warm up"])
+            self._analyse(["warm up"], languages=False, lexicon=False)
         except Exception as error:
             raise BundleError(f"the model of {self.version} cannot run: {error}") from None
 
@@ -177,9 +179,10 @@ class SentimentModel:
         would abstain on a text (evaluation uses them)."""
         return self._analyse(texts, languages=False).probabilities
 
-    def _analyse(self, texts: Sequence[str], *, languages: bool = True) -> _Analysis:
+    def _analyse(self, texts: Sequence[str], *, languages: bool = True, lexicon: bool = True) -> _Analysis:
         """Calibrated probabilities, languages and abstentions of ``texts``; without ``languages``
-        (evaluation) no language is identified and only a lack of evidence abstains."""
+        (evaluation) no language is identified and only a lack of evidence abstains; without
+        ``lexicon`` (the warm-up run) VADER's score is left out."""
         encoded, evidence = self._preprocessor.encode_with_evidence(texts)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         if len(encoded) == 1:
@@ -188,7 +191,9 @@ class SentimentModel:
             logits = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
             for rows in _similar_length_batches(counts.tolist()):
                 logits[rows] = self._run(pad([encoded[row] for row in rows]))
-        probabilities = self._calibration.probabilities(logits, counts)
+        probabilities = self._calibration.probabilities(
+            logits, counts, lexicon_scores(self._calibration, texts, counts) if lexicon else None
+        )
         guesses = language_identifier().identify_many(texts) if languages else [_NOT_IDENTIFIED] * len(texts)
         # a guess the identifier is not sure of is no detected language, unless it is one the model knows
         languages = [
@@ -207,8 +212,9 @@ class SentimentModel:
 
     def explain(self, text: str, label: str, ids: np.ndarray | None = None) -> list[ExplanationTerm]:
         """Every n-gram of ``text`` with its exact share of the calibrated logit of ``label``
-        against the mean of the other labels' (largest magnitude first): with the bias of the
-        model (`logit_bias`), they sum to that difference. Empty for a model whose graph has no
+        against the mean of the other labels' (largest magnitude first), and for a short text
+        the share of VADER's score (`LEXICON_TERM`): with the bias of the model (`logit_bias`),
+        they sum to that difference. Empty for a model whose graph has no
         per-n-gram output (the LSTM: its logits are no sum over n-grams)."""
         if self._ngram_output is None:
             return []
@@ -227,8 +233,13 @@ class SentimentModel:
         names = self._preprocessor.ngram_texts(text)
         if self._preprocessor.config.vocabulary is not None:
             names[UNKNOWN_ID] = UNKNOWN_NGRAMS
-        order = np.argsort(-np.abs(summed), kind="stable")
-        return [ExplanationTerm(names[int(distinct[k])], float(summed[k])) for k in order.tolist()]
+        terms = [(names[int(identifier)], float(weight)) for identifier, weight in zip(distinct.tolist(), summed)]
+        compound = lexicon_scores(self._calibration, [text], np.array([len(ids)]))
+        if compound is not None:  # a short text: VADER's score is a term of the logit too
+            shift = self._calibration.lexicon_shifts(compound)[0]
+            terms.append((LEXICON_TERM, float(shift[target] - np.delete(shift, target).mean())))
+        order = np.argsort(-np.abs([weight for _, weight in terms]), kind="stable")
+        return [ExplanationTerm(*terms[k]) for k in order.tolist()]
 
     def logit_bias(self, label: str, ids_count: int) -> float:
         """What the explanation of a text of ``ids_count`` ids leaves out: the model's bias, in
@@ -303,6 +314,7 @@ class _Analysis:
 
 
 UNKNOWN_NGRAMS = "(n-grams the model has no row for)"
+LEXICON_TERM = "(the VADER valence lexicon's score of the whole text)"
 
 
 def _shown(terms: list[ExplanationTerm]) -> list[ExplanationTerm]:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model_build.lexicon import compound_scores
 from model_build.preprocess import DEFAULT_LABELS
 from model_build.short_text import Examples, crop_pieces
 
@@ -59,20 +60,10 @@ def crop_examples(
     )  # fmt: skip
     targets = probabilities[owners].astype(np.float64)
     if tuple(labels) == DEFAULT_LABELS and len(pieces):
-        compound = vader_compound(pieces)
+        compound = compound_scores(pieces)
         judged = compound != 0.0
         positive = 0.5 + 0.5 * compound[judged]
         vader = np.stack([1.0 - positive, positive], axis=1)
         targets[judged] = (1.0 - VADER_SHARE) * targets[judged] + VADER_SHARE * vader
     targets /= targets.sum(axis=1, keepdims=True)
     return Examples(pieces, targets.astype(np.float32), np.full(len(pieces), weight, dtype=np.float32))
-
-
-def vader_compound(texts: Sequence[str]) -> np.ndarray:
-    """VADER's compound score of each text, in [-1, 1] (0: no sentiment found)."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    analyzer = SentimentIntensityAnalyzer()
-    return np.fromiter(
-        (analyzer.polarity_scores(text)["compound"] for text in texts), dtype=np.float64, count=len(texts)
-    )

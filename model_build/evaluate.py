@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from functions.sentiment_model import SentimentModel, function_vcpus
+from model_build.lexicon import lexicon_scores
 from model_build.preprocess import PADDING_ID, Calibration, Preprocessor, pad
 
 # `evaluate_served` hands serving this many texts per call: a progress bar, and bounded memory.
@@ -33,7 +34,7 @@ def length_sorted_batches(sequences: Sequence[np.ndarray], batch_size: int) -> I
 
 
 def _evaluate(
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
     sequences: Sequence[np.ndarray],
     labels: np.ndarray,
     batch_size: int,
@@ -44,7 +45,7 @@ def _evaluate(
     probabilities: np.ndarray | None = None
     batches = list(length_sorted_batches(sequences, batch_size))
     for indices in tqdm(batches, desc=description, leave=False, disable=not progress):
-        batch = predict(pad([sequences[i] for i in indices]))
+        batch = predict(pad([sequences[i] for i in indices]), indices)
         if probabilities is None:
             probabilities = np.zeros((len(sequences), batch.shape[1]), dtype=np.float32)
         probabilities[indices] = batch
@@ -63,14 +64,20 @@ def evaluate_torch(
     progress: bool = True,
     description: str = "torch fp32",
     calibration: Calibration | None = None,
+    texts: Sequence[str] | None = None,
 ) -> Evaluation:
     """Accuracy and probabilities of a torch model on encoded texts, with serving's
-    ``calibration`` of its logits (none: the plain softmax)."""
+    ``calibration`` of its logits (none: the plain softmax); with the ``texts`` encoded, VADER's
+    score of the short ones as serving adds it."""
     calibration = calibration or Calibration()
     logits_of = torch_logits(model, device)
+    counts = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    compound = None if texts is None else lexicon_scores(calibration, texts, counts)
 
-    def predict(ids: np.ndarray) -> np.ndarray:
-        return calibration.probabilities(logits_of(ids), (ids != PADDING_ID).sum(axis=1))
+    def predict(ids: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        return calibration.probabilities(
+            logits_of(ids), (ids != PADDING_ID).sum(axis=1), None if compound is None else compound[indices]
+        )
 
     return _evaluate(predict, sequences, labels, batch_size, description, progress)
 

@@ -95,6 +95,11 @@ class TrainOptions:
         help="how many training reviews each lexicon example counts as in the naive-Bayes n-gram weights "
         "(words that IMDB rarely uses get a weight, so that the model can learn them)",
     )
+    short_text_lexicon: bool = option(
+        default=True,
+        help="the served probability of a short text (at most 64 n-gram ids: a sentence or two) adds "
+        "VADER's score of it, with a weight fitted in the calibration (two labels only)",
+    )
     distill: bool = option(
         default=False,
         help="distillation (with the refit; off by default, as it did not help: README, Distillation): the "
@@ -169,7 +174,7 @@ class TrainOptions:
         self._set("min_accuracy", _fraction("min_accuracy", self.min_accuracy, ends=True))
         self._set("max_quantization_drop", _fraction("max_quantization_drop", self.max_quantization_drop, ends=True))
         self._set("refit", _or_default(self.refit, defaults.refit))
-        for name in ("promote", "refit", "distill", "progress"):
+        for name in ("promote", "refit", "distill", "short_text_lexicon", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         self._set("model_options", _model_options(self.arch, self.model_options))

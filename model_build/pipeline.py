@@ -7,7 +7,7 @@ import dataclasses
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,14 @@ from tqdm import tqdm
 from functions.language import UNDETERMINED, language_shares
 from model_build import bundle, distillation, models
 from model_build.agreement import check_agreement
-from model_build.calibration import expected_calibration_error, fit_calibration
+from model_build.calibration import LEXICON_MAX_NGRAMS, expected_calibration_error, fit_calibration
 from model_build.card import SplitSizes, build_card
 from model_build.console import say
 from model_build.crops import split_sentences
 from model_build.data import Split, load_imdb, split_validation
 from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch, length_sorted_batches, torch_logits
 from model_build.export import export_onnx, quantize_int8
+from model_build.lexicon import compound_scores
 from model_build.options import TrainOptions
 from model_build.preprocess import DEFAULT_LABELS, Calibration, Preprocessor, pad
 from model_build.quality_gate import quality_gate
@@ -106,6 +107,10 @@ def run(options: TrainOptions) -> TrainResult:
     # calibration: fitted on what the first phase's model never saw (validation reviews and their
     # pieces, each half of the weight), and applied to the final model
     calibration_set = validation + validation_pieces if len(validation_pieces) else validation
+    calibration_texts = (
+        [*validation_split.texts, *validation_crops.texts] if len(validation_pieces) else validation_split.texts
+    )
+    reads_lexicon = options.short_text_lexicon and tuple(labels) == DEFAULT_LABELS
     calibration_weights = np.concatenate(
         [
             np.full(len(validation), 0.5 / len(validation)),
@@ -117,7 +122,9 @@ def run(options: TrainOptions) -> TrainResult:
 
     def refit_extra(selected: nn.Module) -> EncodedSplit | None:
         """The validation reviews' crops, and the teacher's examples (distillation)."""
-        first_phase["calibration"] = fit_calibration_on(selected, calibration_set, calibration_weights, device)
+        first_phase["calibration"] = fit_calibration_on(
+            selected, calibration_set, calibration_weights, device, calibration_texts if reads_lexicon else None
+        )
         extra = None
         if len(validation_crops):
             extra = EncodedSplit.pieces(validation_pieces.ids, validation_crops.targets, validation_crops.weights)
@@ -134,7 +141,7 @@ def run(options: TrainOptions) -> TrainResult:
     )
     model = trained.model.to("cpu")
     calibration = first_phase.get("calibration") or fit_calibration_on(
-        trained.selected, calibration_set, calibration_weights, device
+        trained.selected, calibration_set, calibration_weights, device, calibration_texts if reads_lexicon else None
     )
     distillation_figures = None
     if "distillation" in first_phase:
@@ -144,7 +151,10 @@ def run(options: TrainOptions) -> TrainResult:
         }
     preprocess_config = dataclasses.replace(preprocess_config, calibration=calibration)
     preprocessor = Preprocessor(preprocess_config)
-    say(f"calibration: log scale {calibration.log_scale:.3f}, evidence power {calibration.evidence_power:.3f}")
+    say(
+        f"calibration: log scale {calibration.log_scale:.3f}, evidence power {calibration.evidence_power:.3f}, "
+        f"lexicon weight {calibration.lexicon_weight:.3f} (texts of at most {calibration.lexicon_max_ngrams} n-grams)"
+    )
 
     version = bundle.new_version(options.arch)
     with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
@@ -175,6 +185,7 @@ def run(options: TrainOptions) -> TrainResult:
                 device=torch.device("cpu"),
                 progress=options.progress,
                 calibration=calibration,
+                texts=test_texts,
             ),
             "onnx_fp32": served(bundle.FP32_MODEL_FILE, test_texts, test_labels, "onnx fp32"),
             "onnx_int8": served(bundle.MODEL_FILE, test_texts, test_labels, "onnx int8"),
@@ -188,7 +199,8 @@ def run(options: TrainOptions) -> TrainResult:
         )
         last_sentences, last_sentence_labels = last_sentences_of(test_texts, test_labels)
         calibration_figures = {
-            "method": "temperature by n-gram count, fitted on held-out validation reviews and their crops",
+            "method": "temperature by n-gram count and, for short texts, the weight of VADER's score, fitted on "
+            "held-out validation reviews and their crops",
             "parameters": dataclasses.asdict(calibration),
             "test_reviews": calibration_report(evaluations["onnx_int8"], test_labels),
             "test_last_sentences": calibration_report(
@@ -292,8 +304,8 @@ def teacher_and_student(
     encoded: Callable[[list[str], str], list[np.ndarray]],
     test_split: Split,
 ) -> dict[str, Any]:
-    """Test accuracy of the teacher's model and of the student (torch on CPU, calibrated), on
-    whole reviews and on their last sentences."""
+    """Test accuracy of the teacher's model and of the student (torch on CPU, calibrated, with
+    VADER's score of short texts as served), on whole reviews and on their last sentences."""
     sentences, sentence_labels = last_sentences_of(test_split.texts, test_split.labels)
     sentence_ids = encoded(sentences, "test last sentences")
     cpu = torch.device("cpu")
@@ -301,11 +313,14 @@ def teacher_and_student(
     for name, model in (("teacher_model", teacher.to(cpu)), ("student", student)):
         figures[name] = {
             key: round(
-                evaluate_torch(model, ids, truth, device=cpu, progress=False, calibration=calibration).accuracy, 5
+                evaluate_torch(
+                    model, ids, truth, device=cpu, progress=False, calibration=calibration, texts=texts
+                ).accuracy,
+                5,
             )
-            for key, ids, truth in (
-                ("test_accuracy", test.ids, test.labels),
-                ("test_last_sentences_accuracy", sentence_ids, sentence_labels),
+            for key, ids, truth, texts in (
+                ("test_accuracy", test.ids, test.labels, test_split.texts),
+                ("test_last_sentences_accuracy", sentence_ids, sentence_labels, sentences),
             )
         }
     figures["difference_points"] = {
@@ -315,14 +330,22 @@ def teacher_and_student(
 
 
 def fit_calibration_on(
-    model: nn.Module, examples: EncodedSplit, weights: np.ndarray, device: torch.device
-) -> Calibration:
+    model: nn.Module, examples: EncodedSplit, weights: np.ndarray, device: torch.device,
+    texts: Sequence[str] | None = None,
+) -> Calibration:  # fmt: skip
+    """The calibration of ``model`` fitted on ``examples``; with their ``texts``, the weight of
+    VADER's score on the short ones too."""
     logits_of = torch_logits(model, device)
     logits = np.zeros((len(examples), model.config.num_classes), dtype=np.float32)
     for indices in length_sorted_batches(examples.ids, 512):
         logits[indices] = logits_of(pad([examples.ids[i] for i in indices]))
     counts = np.fromiter(map(len, examples.ids), dtype=np.int64, count=len(examples))
-    return fit_calibration(logits, counts, examples.labels, weights)
+    if texts is None:
+        return fit_calibration(logits, counts, examples.labels, weights)
+    compound = np.zeros(len(examples))
+    short = np.flatnonzero(counts <= LEXICON_MAX_NGRAMS)
+    compound[short] = compound_scores([texts[i] for i in short])
+    return fit_calibration(logits, counts, examples.labels, weights, compound=compound)
 
 
 # The languages of this share of the training texts or more are those the model answers in.

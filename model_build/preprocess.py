@@ -220,25 +220,57 @@ def fingerprints_of(values: np.ndarray) -> np.ndarray:
 class Calibration:
     """Serving's probabilities are ``softmax(logits * exp(log_scale) * n ** evidence_power)``,
     ``n`` the number of n-gram ids of the text: a temperature that depends on how much a text
-    says, fitted on held-out reviews and pieces of reviews (`model_build.calibration`)."""
+    says, fitted on held-out reviews and pieces of reviews (`model_build.calibration`).
+
+    A text of at most ``lexicon_max_ngrams`` ids (a short one, where the n-grams have little to go
+    on) also gets ``lexicon_weight`` times VADER's compound score (`model_build.lexicon`) added to
+    the logit of the second label against the first (two labels only: negative, positive), the
+    weight fitted with the rest; a weight of 0 (the default) asks nothing of VADER."""
 
     log_scale: float = 0.0
     evidence_power: float = 0.0
+    lexicon_weight: float = 0.0
+    lexicon_max_ngrams: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("log_scale", "evidence_power"):
+        for name in ("log_scale", "evidence_power", "lexicon_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise PreprocessConfigError(f"calibration {name} must be a finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
+        if (
+            isinstance(self.lexicon_max_ngrams, bool)
+            or not isinstance(self.lexicon_max_ngrams, int)
+            or self.lexicon_max_ngrams < 0
+        ):
+            raise PreprocessConfigError("calibration lexicon_max_ngrams must be an integer of at least 0")
 
     def scales(self, ngram_counts: np.ndarray) -> np.ndarray:
         """The factor of each text's logits (float64), from its n-gram count."""
         counts = np.maximum(np.asarray(ngram_counts, dtype=np.float64), 1.0)
         return np.exp(self.log_scale + self.evidence_power * np.log(counts))
 
-    def probabilities(self, logits: np.ndarray, ngram_counts: np.ndarray) -> np.ndarray:
+    def reads_lexicon(self, ngram_counts: np.ndarray) -> np.ndarray:
+        """Which texts (by n-gram count) the lexicon's score is added to."""
+        counts = np.asarray(ngram_counts)
+        if self.lexicon_weight == 0.0:
+            return np.zeros(len(counts), dtype=bool)
+        return counts <= self.lexicon_max_ngrams
+
+    def lexicon_shifts(self, compound: np.ndarray) -> np.ndarray:
+        """``[texts, 2]``: what the lexicon adds to each label's scaled logit (half the weighted
+        score to the second label, half taken from the first)."""
+        half = 0.5 * self.lexicon_weight * np.asarray(compound, dtype=np.float64)
+        return np.stack([-half, half], axis=1)
+
+    def probabilities(
+        self, logits: np.ndarray, ngram_counts: np.ndarray, compound: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Calibrated probabilities; ``compound`` is VADER's score of each text, read where
+        `reads_lexicon` is true (None: of no text)."""
         scaled = logits.astype(np.float64) * self.scales(ngram_counts)[:, None]
+        if compound is not None and self.lexicon_weight != 0.0:
+            scaled += self.lexicon_shifts(np.where(self.reads_lexicon(ngram_counts), compound, 0.0))
         scaled -= scaled.max(axis=1, keepdims=True)
         exponentials = np.exp(scaled)
         return exponentials / exponentials.sum(axis=1, keepdims=True)
@@ -294,6 +326,8 @@ class PreprocessConfig:
             raise PreprocessConfigError("calibration must be an object")
         if len(self.labels) < 2:
             raise PreprocessConfigError("labels must name at least two classes")
+        if self.calibration.lexicon_weight != 0.0 and len(self.labels) != 2:
+            raise PreprocessConfigError("a calibration with a lexicon weight needs exactly two labels")
 
     @property
     def table_rows(self) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model_build.crops import split_sentences, word_windows
+from model_build.lexicon import lexicon_valences
 from model_build.preprocess import DEFAULT_LABELS
 
 # VADER: a negated word's valence is multiplied by this; a sum s is normalized to
@@ -89,7 +90,7 @@ def lexicon_examples(labels: tuple[str, ...], *, weight: float) -> Examples:
         return Examples([], np.zeros((0, len(labels)), dtype=np.float32), np.zeros(0, dtype=np.float32))
     texts: list[str] = []
     positive: list[float] = []
-    for word, valence in sorted(vader_lexicon().items()):
+    for word, valence in sorted(lexicon_valences().items()):
         texts.append(word)
         positive.append(_positive_share(valence))
         if word.isalpha():  # emoticons and symbols are not negated
@@ -103,10 +104,3 @@ def lexicon_examples(labels: tuple[str, ...], *, weight: float) -> Examples:
 def _positive_share(valence: float) -> float:
     """VADER's normalized score of one valence, from [-1, 1] to a share of positive in [0, 1]."""
     return 0.5 + 0.5 * valence / math.sqrt(valence * valence + VADER_NORMALIZATION)
-
-
-def vader_lexicon() -> dict[str, float]:
-    """VADER's lexicon: word (or emoticon) -> mean valence from -4 to 4."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return dict(SentimentIntensityAnalyzer().lexicon)

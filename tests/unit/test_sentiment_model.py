@@ -14,14 +14,17 @@ from model_build.preprocess import Preprocessor
 pytestmark = pytest.mark.unit
 
 
-def load_model(models_root, labels=None) -> SentimentModel:
-    """The published model of ``models_root``, its labels renamed when ``labels`` is given."""
+def load_model(models_root, labels=None, calibration=None) -> SentimentModel:
+    """The published model of ``models_root``, its labels renamed when ``labels`` is given, its
+    calibration replaced when ``calibration`` is."""
     version = bundle.Pointer.from_json((models_root / bundle.POINTER_FILE).read_bytes()).version
     folder = models_root / version
     card = json.loads((folder / bundle.CARD_FILE).read_text())
     config = Preprocessor.from_json((folder / bundle.PREPROCESS_FILE).read_bytes()).config
     if labels is not None:
         config = dataclasses.replace(config, labels=labels)
+    if calibration is not None:
+        config = dataclasses.replace(config, calibration=calibration)
     return SentimentModel.load(folder / bundle.MODEL_FILE, Preprocessor(config), card, threads=1)
 
 
@@ -113,3 +116,37 @@ def test_abstentions_carry_no_label_and_say_why(model):
     assert (chinese.label, chinese.score, chinese.probabilities) == (None, None, None)
     assert chinese.abstained.reason == "unsupported_language" and chinese.language == "zh"
     assert nothing.abstained.reason == "no_evidence" and nothing.language == "und"
+
+
+def test_a_short_text_adds_the_weighted_lexicon_score_and_a_long_one_does_not(tiny_bundle_root):
+    from functions.sentiment_model import LEXICON_TERM
+    from model_build.lexicon import compound_scores
+    from model_build.preprocess import Calibration
+
+    short = "The food was not good at all."
+    long = "A wonderful, superb film that was not boring; the acting was great and the plot was good. " + short
+    ids_count = len(load_model(tiny_bundle_root)._preprocessor.encode(short))
+    calibration = Calibration(log_scale=-0.3, lexicon_weight=4.0, lexicon_max_ngrams=ids_count)
+    model = load_model(tiny_bundle_root, calibration=calibration)
+    plain = load_model(tiny_bundle_root, calibration=dataclasses.replace(calibration, lexicon_weight=0.0))
+    assert len(model._preprocessor.encode(long)) > ids_count
+
+    with_lexicon, without = model.probabilities([short, long]), plain.probabilities([short, long])
+
+    compound = compound_scores([short])[0]
+    assert compound < -0.3  # VADER reads the negation
+    odds = np.log(with_lexicon[0, 1] / with_lexicon[0, 0]) - np.log(without[0, 1] / without[0, 0])
+    assert odds == pytest.approx(4.0 * compound, abs=1e-4)
+    np.testing.assert_allclose(with_lexicon[1], without[1], rtol=1e-6)
+    # the explanation names the lexicon's share, and with the bias still sums to the logit
+    (prediction,) = model.classify([short])
+    terms = model.explain(short, prediction.label)
+    assert LEXICON_TERM in [term.text for term in terms]
+    total = sum(term.weight for term in terms) + model.logit_bias(
+        prediction.label, len(model._preprocessor.encode(short))
+    )
+    other = next(label for label in model.labels if label != prediction.label)
+    assert total == pytest.approx(
+        np.log(prediction.probabilities[prediction.label] / prediction.probabilities[other]), abs=1e-3
+    )
+    assert LEXICON_TERM not in [term.text for term in model.explain(long, "positive")]

@@ -58,6 +58,7 @@ BAD_VALUES = [
     ("max_quantization_drop", 2, "must be from 0 to 1"),
     ("promote", "yes", "must be True or False"),
     ("refit", "no", "must be True or False"),
+    ("short_text_lexicon", "on", "must be True or False"),
     ("progress", 1, "must be True or False"),
     ("model_options", {"hidden_dim": 16}, "must name an option of bow"),
     ("model_options", {"embed_dim": "wide"}, "embed_dim must be an integer"),
