@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from model_build.once import MadeOnce
 
 UNDETERMINED = "und"
 ENGLISH = "en"
@@ -328,18 +329,12 @@ def _bundled_model() -> Path:
     return path
 
 
-_shared: LanguageIdentifier | None = None
-_shared_lock = threading.Lock()
+_shared = MadeOnce(lambda: LanguageIdentifier())
 
 
 def language_identifier() -> LanguageIdentifier:
     """The identifier of this process, loaded on the first call (tens of milliseconds)."""
-    global _shared
-    if _shared is None:
-        with _shared_lock:
-            if _shared is None:
-                _shared = LanguageIdentifier()
-    return _shared
+    return _shared.get()
 
 
 def language_shares(texts: Iterable[str]) -> dict[str, float]:

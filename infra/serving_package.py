@@ -35,6 +35,7 @@ SOURCE_PATHS = (
     "model_build/preprocess.py",
     "model_build/bundle.py",
     "model_build/lexicon.py",
+    "model_build/once.py",
 )
 
 # Installed with the locked wheels, never imported by serving: test suites and the extension

@@ -12,28 +12,27 @@ short texts. The text is never logged.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from model_build.once import MadeOnce
 from model_build.preprocess import Calibration
 
-_analyzer: Any = None
-_analyzer_lock = threading.Lock()
+
+def _load_analyzer() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+_analyzer = MadeOnce(_load_analyzer)
 
 
 def analyzer() -> Any:
     """The process's ``SentimentIntensityAnalyzer``, loaded on the first call (its lexicon file)."""
-    global _analyzer
-    if _analyzer is None:
-        with _analyzer_lock:
-            if _analyzer is None:
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-                _analyzer = SentimentIntensityAnalyzer()
-    return _analyzer
+    return _analyzer.get()
 
 
 def compound_scores(texts: Sequence[str]) -> np.ndarray:

@@ -615,7 +615,7 @@ def test_identify_many_equals_identify_one_by_one(identifier):
 
 
 def test_the_shared_identifier_is_one_object_loaded_once_across_threads(monkeypatch):
-    monkeypatch.setattr(language, "_shared", None)
+    language._shared.reset()
     loads = []
     original = language.LanguageIdentifier.__init__
 
