@@ -343,7 +343,7 @@ def fit_calibration_on(
     if texts is None:
         return fit_calibration(logits, counts, examples.labels, weights)
     compound = np.zeros(len(examples))
-    short = np.flatnonzero(counts <= LEXICON_MAX_NGRAMS)
+    short = np.flatnonzero((counts > 0) & (counts <= LEXICON_MAX_NGRAMS))
     compound[short] = compound_scores([texts[i] for i in short])
     return fit_calibration(logits, counts, examples.labels, weights, compound=compound)
 

@@ -251,11 +251,12 @@ class Calibration:
         return np.exp(self.log_scale + self.evidence_power * np.log(counts))
 
     def reads_lexicon(self, ngram_counts: np.ndarray) -> np.ndarray:
-        """Which texts (by n-gram count) the lexicon's score is added to."""
+        """Which texts (by n-gram count) the lexicon's score is added to: the short ones, not
+        those without any n-gram (an empty line of an upload asks nothing of VADER)."""
         counts = np.asarray(ngram_counts)
         if self.lexicon_weight == 0.0:
             return np.zeros(len(counts), dtype=bool)
-        return counts <= self.lexicon_max_ngrams
+        return (counts > 0) & (counts <= self.lexicon_max_ngrams)
 
     def lexicon_shifts(self, compound: np.ndarray) -> np.ndarray:
         """``[texts, 2]``: what the lexicon adds to each label's scaled logit (half the weighted

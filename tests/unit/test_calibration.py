@@ -87,7 +87,7 @@ def test_the_fit_recovers_the_lexicon_weight_of_short_texts_and_ignores_long_one
     assert fitted.lexicon_weight == pytest.approx(3.0, abs=0.3)
     assert fitted.log_scale == pytest.approx(true.log_scale, abs=0.2)
     # the long texts' scores (noise that made no label) are not read
-    assert fitted.reads_lexicon(np.array([1, 256, 257])).tolist() == [True, True, False]
+    assert fitted.reads_lexicon(np.array([0, 1, 256, 257])).tolist() == [False, True, True, False]
     logits, counts, labels, compound = with_lexicon(true, 40_000, seed=6)
     probabilities = fitted.probabilities(logits, counts, compound)
     without = fit_calibration(logits, counts, labels).probabilities(logits, counts)
