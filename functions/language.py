@@ -329,7 +329,7 @@ def _bundled_model() -> Path:
     return path
 
 
-_shared = MadeOnce(lambda: LanguageIdentifier())
+_shared = MadeOnce(LanguageIdentifier)
 
 
 def language_identifier() -> LanguageIdentifier:

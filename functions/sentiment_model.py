@@ -15,7 +15,7 @@ import onnxruntime
 from functions.language import UNDETERMINED, LanguageGuess, language_identifier
 from model_build import bundle
 from model_build.bundle import BundleError
-from model_build.lexicon import lexicon_scores
+from model_build.lexicon import compound_scores, lexicon_scores
 from model_build.preprocess import UNKNOWN_ID, PreprocessConfigError, Preprocessor, pad
 
 # A session run costs in proportion to its padded [texts, longest] input, so several texts
@@ -191,9 +191,8 @@ class SentimentModel:
             logits = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
             for rows in _similar_length_batches(counts.tolist()):
                 logits[rows] = self._run(pad([encoded[row] for row in rows]))
-        probabilities = self._calibration.probabilities(
-            logits, counts, lexicon_scores(self._calibration, texts, counts) if lexicon else None
-        )
+        compound = lexicon_scores(self._calibration, texts, counts) if lexicon else None
+        probabilities = self._calibration.probabilities(logits, counts, compound)
         guesses = language_identifier().identify_many(texts) if languages else [_NOT_IDENTIFIED] * len(texts)
         # a guess the identifier is not sure of is no detected language, unless it is one the model knows
         languages = [
@@ -205,17 +204,20 @@ class SentimentModel:
             else None if known else _NO_EVIDENCE
             for guess, known in zip(guesses, evidence.tolist())
         ]  # fmt: skip
-        return _Analysis(probabilities, languages, abstentions, encoded)
+        return _Analysis(probabilities, languages, abstentions, encoded, compound)
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(self._output, {self._input: ids})[0]
 
-    def explain(self, text: str, label: str, ids: np.ndarray | None = None) -> list[ExplanationTerm]:
+    def explain(
+        self, text: str, label: str, ids: np.ndarray | None = None, compound: float | None = None
+    ) -> list[ExplanationTerm]:
         """Every n-gram of ``text`` with its exact share of the calibrated logit of ``label``
         against the mean of the other labels' (largest magnitude first), and for a short text
         the share of VADER's score (`LEXICON_TERM`): with the bias of the model (`logit_bias`),
         they sum to that difference. Empty for a model whose graph has no
-        per-n-gram output (the LSTM: its logits are no sum over n-grams)."""
+        per-n-gram output (the LSTM: its logits are no sum over n-grams). ``ids`` and ``compound``
+        (VADER's score) are the text's, when the caller has them already."""
         if self._ngram_output is None:
             return []
         ids = self._preprocessor.encode(text) if ids is None else ids
@@ -234,9 +236,10 @@ class SentimentModel:
         if self._preprocessor.config.vocabulary is not None:
             names[UNKNOWN_ID] = UNKNOWN_NGRAMS
         terms = [(names[int(identifier)], float(weight)) for identifier, weight in zip(distinct.tolist(), summed)]
-        compound = lexicon_scores(self._calibration, [text], np.array([len(ids)]))
-        if compound is not None:  # a short text: VADER's score is a term of the logit too
-            shift = self._calibration.lexicon_shifts(compound)[0]
+        if self._calibration.reads_lexicon(np.array([len(ids)]))[0]:  # VADER's score is a term of the logit too
+            if compound is None:
+                compound = float(compound_scores([text])[0])
+            shift = self._calibration.lexicon_shifts(np.array([compound]))[0]
             terms.append((LEXICON_TERM, float(shift[target] - np.delete(shift, target).mean())))
         order = np.argsort(-np.abs([weight for _, weight in terms]), kind="stable")
         return [ExplanationTerm(*terms[k]) for k in order.tolist()]
@@ -255,12 +258,13 @@ class SentimentModel:
         rounded, best = _rounded(analysis.probabilities)
         labels = self.labels
         predictions = []
-        for text, ids, values, index, language, abstention in zip(
-            texts, analysis.encoded, rounded.tolist(), best.tolist(), analysis.languages, analysis.abstentions
+        scores = [None] * len(texts) if analysis.compound is None else analysis.compound.tolist()
+        for text, ids, compound, values, index, language, abstention in zip(
+            texts, analysis.encoded, scores, rounded.tolist(), best.tolist(), analysis.languages, analysis.abstentions
         ):
             explanation = None
             if explain:
-                explanation = [] if abstention is not None else _shown(self.explain(text, labels[index], ids))
+                explanation = [] if abstention is not None else _shown(self.explain(text, labels[index], ids, compound))
             if abstention is None:
                 predictions.append(
                     Prediction(labels[index], values[index], dict(zip(labels, values)), language, None, explanation)
@@ -311,6 +315,7 @@ class _Analysis:
     languages: list[str]
     abstentions: list[Abstention | None]
     encoded: list[np.ndarray]  # the ids of each text
+    compound: np.ndarray | None  # VADER's score of each text that reads it (`lexicon_scores`)
 
 
 UNKNOWN_NGRAMS = "(n-grams the model has no row for)"

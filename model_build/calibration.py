@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_build.preprocess import Calibration
+from model_build.preprocess import Calibration, lexicon_sized
 
 CALIBRATION_BINS = 15
 
@@ -61,7 +61,7 @@ def fit_calibration(
     if compound is None or logits.shape[1] != 2:
         theta = _fit(logits, design, labels, weights, steps)
         return Calibration(log_scale=float(theta[0]), evidence_power=float(theta[1]))
-    short = (counts > 0) & (counts <= lexicon_max_ngrams)  # as Calibration.reads_lexicon
+    short = lexicon_sized(counts, lexicon_max_ngrams)
     direction = np.where(short, np.asarray(compound, dtype=np.float64), 0.0)[:, None] * np.array([[-0.5, 0.5]])
     theta = _fit(logits, design, labels, weights, steps, direction)
     return Calibration(

@@ -5,9 +5,9 @@ for negation ("not good"), intensifiers, contrast ("..., but ...") and emphasis.
 language that movie reviews do not teach, and reads short text well where the bag of n-grams
 has little to go on: the served probability of a short text adds its compound score, with the
 weight fitted in the calibration (`model_build.calibration.fit_calibration`,
-`model_build.preprocess.Calibration`). Pure Python, offline (its lexicon ships in the wheel),
-torch-free; pure Python, cheap on a sentence and costly on a review, so serving asks it only about
-short texts. The text is never logged.
+`model_build.preprocess.Calibration`). Offline (its lexicon ships in the wheel), torch-free;
+pure Python, cheap on a sentence and costly on a review, so serving asks it only about short
+texts. The text is never logged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from model_build.once import MadeOnce
-from model_build.preprocess import Calibration
+from model_build.preprocess import Calibration, lexicon_sized
 
 
 def _load_analyzer() -> Any:
@@ -45,10 +45,18 @@ def lexicon_scores(calibration: Calibration, texts: Sequence[str], ngram_counts:
     """What `Calibration.probabilities` takes as ``compound``: VADER's score of the texts it reads
     the lexicon for (the short ones), 0 for the others; None when it reads it for none."""
     short = np.flatnonzero(calibration.reads_lexicon(ngram_counts))
-    if not len(short):
-        return None
+    return _scores_of(texts, short) if len(short) else None
+
+
+def short_text_scores(texts: Sequence[str], ngram_counts: np.ndarray, max_ngrams: int) -> np.ndarray:
+    """VADER's score of the texts of 1 to ``max_ngrams`` n-gram ids, 0 for the others: what the
+    calibration's lexicon weight is fitted on."""
+    return _scores_of(texts, np.flatnonzero(lexicon_sized(ngram_counts, max_ngrams)))
+
+
+def _scores_of(texts: Sequence[str], rows: np.ndarray) -> np.ndarray:
     compound = np.zeros(len(texts))
-    compound[short] = compound_scores([texts[row] for row in short.tolist()])
+    compound[rows] = compound_scores([texts[row] for row in rows.tolist()])
     return compound
 
 

@@ -27,7 +27,7 @@ from model_build.crops import split_sentences
 from model_build.data import Split, load_imdb, split_validation
 from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch, length_sorted_batches, torch_logits
 from model_build.export import export_onnx, quantize_int8
-from model_build.lexicon import compound_scores
+from model_build.lexicon import short_text_scores
 from model_build.options import TrainOptions
 from model_build.preprocess import DEFAULT_LABELS, Calibration, Preprocessor, pad
 from model_build.quality_gate import quality_gate
@@ -107,10 +107,12 @@ def run(options: TrainOptions) -> TrainResult:
     # calibration: fitted on what the first phase's model never saw (validation reviews and their
     # pieces, each half of the weight), and applied to the final model
     calibration_set = validation + validation_pieces if len(validation_pieces) else validation
-    calibration_texts = (
-        [*validation_split.texts, *validation_crops.texts] if len(validation_pieces) else validation_split.texts
-    )
-    reads_lexicon = options.short_text_lexicon and tuple(labels) == DEFAULT_LABELS
+    # the texts the lexicon weight is fitted on, when it is (two default labels)
+    lexicon_texts = None
+    if options.short_text_lexicon and tuple(labels) == DEFAULT_LABELS:
+        lexicon_texts = (
+            [*validation_split.texts, *validation_crops.texts] if len(validation_pieces) else validation_split.texts
+        )
     calibration_weights = np.concatenate(
         [
             np.full(len(validation), 0.5 / len(validation)),
@@ -123,7 +125,7 @@ def run(options: TrainOptions) -> TrainResult:
     def refit_extra(selected: nn.Module) -> EncodedSplit | None:
         """The validation reviews' crops, and the teacher's examples (distillation)."""
         first_phase["calibration"] = fit_calibration_on(
-            selected, calibration_set, calibration_weights, device, calibration_texts if reads_lexicon else None
+            selected, calibration_set, calibration_weights, device, lexicon_texts
         )
         extra = None
         if len(validation_crops):
@@ -141,7 +143,7 @@ def run(options: TrainOptions) -> TrainResult:
     )
     model = trained.model.to("cpu")
     calibration = first_phase.get("calibration") or fit_calibration_on(
-        trained.selected, calibration_set, calibration_weights, device, calibration_texts if reads_lexicon else None
+        trained.selected, calibration_set, calibration_weights, device, lexicon_texts
     )
     distillation_figures = None
     if "distillation" in first_phase:
@@ -340,11 +342,7 @@ def fit_calibration_on(
     for indices in length_sorted_batches(examples.ids, 512):
         logits[indices] = logits_of(pad([examples.ids[i] for i in indices]))
     counts = np.fromiter(map(len, examples.ids), dtype=np.int64, count=len(examples))
-    if texts is None:
-        return fit_calibration(logits, counts, examples.labels, weights)
-    compound = np.zeros(len(examples))
-    short = np.flatnonzero((counts > 0) & (counts <= LEXICON_MAX_NGRAMS))
-    compound[short] = compound_scores([texts[i] for i in short])
+    compound = None if texts is None else short_text_scores(texts, counts, LEXICON_MAX_NGRAMS)
     return fit_calibration(logits, counts, examples.labels, weights, compound=compound)
 
 

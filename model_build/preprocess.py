@@ -165,8 +165,7 @@ class Vocabulary:
     def _slot_tables(self) -> list[_SlotTable]:
         """Hash tables of (fingerprint, id), built once: every fingerprint takes a slot of the
         first table (`SLOTS_PER_ENTRY` slots an entry); those that find it taken by another go on
-        to the next table, sized for them, and so on (about a fifth go on each time: a million
-        fingerprints take 24 MiB in ten tables or so)."""
+        to the next table, sized for them, and so on (about a fifth go on each time)."""
         tables = getattr(self, "_tables", None)
         if tables is None:
             tables = []
@@ -216,6 +215,12 @@ def fingerprints_of(values: np.ndarray) -> np.ndarray:
     return (values >> np.uint64(32)).astype(np.uint32)
 
 
+def lexicon_sized(ngram_counts: np.ndarray, max_ngrams: int) -> np.ndarray:
+    """Which texts are short enough for the lexicon's score: 1 to ``max_ngrams`` n-gram ids."""
+    counts = np.asarray(ngram_counts)
+    return (counts > 0) & (counts <= max_ngrams)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Serving's probabilities are ``softmax(logits * exp(log_scale) * n ** evidence_power)``,
@@ -256,7 +261,7 @@ class Calibration:
         counts = np.asarray(ngram_counts)
         if self.lexicon_weight == 0.0:
             return np.zeros(len(counts), dtype=bool)
-        return (counts > 0) & (counts <= self.lexicon_max_ngrams)
+        return lexicon_sized(counts, self.lexicon_max_ngrams)
 
     def lexicon_shifts(self, compound: np.ndarray) -> np.ndarray:
         """``[texts, 2]``: what the lexicon adds to each label's scaled logit (half the weighted

@@ -150,3 +150,7 @@ def test_a_short_text_adds_the_weighted_lexicon_score_and_a_long_one_does_not(ti
         np.log(prediction.probabilities[prediction.label] / prediction.probabilities[other]), abs=1e-3
     )
     assert LEXICON_TERM not in [term.text for term in model.explain(long, "positive")]
+    # classify reuses the score it computed: the same term as explain computes anew
+    (explained,) = model.classify([short], explain=True)
+    lexicon_term = next(term for term in terms if term.text == LEXICON_TERM)
+    assert {term.text: term.weight for term in explained.explanation}[LEXICON_TERM] == round(lexicon_term.weight, 4)
