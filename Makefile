@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install demo lint test bench-train bench-local bench-quality train train-lstm clean
+.PHONY: install demo lint test bench-train bench-labelled bench-local bench-quality train train-lstm clean
 
 install: $(INSTALLED)
 
@@ -60,6 +60,12 @@ ARCHS ?= bow
 bench-train: install
 	$(PY) -m benchmarks.bench_train --archs $(ARCHS) --baseline
 
+## make bench-labelled: a task of more than two labels (TASK=imdb-rating-bands or reuters-r8): the served
+## int8 model's accuracy and macro-F1 against scikit-learn TF-IDF + logistic regression on the same split
+TASK ?= imdb-rating-bands
+bench-labelled: install
+	$(PY) -m benchmarks.labelled --task $(TASK)
+
 ## make bench-local: a bounded load run against the local cloud (loopback); requests/s, p50, p99
 CLIENTS ?= 16
 REQUESTS ?= 2000
@@ -79,7 +85,6 @@ clean:
 CDK := npx --no-install cdk
 STAGE ?= dev
 ARCH ?= bow
-TRAINING_STACK = Sentiment-$(STAGE)-Training
 
 .PHONY: synth deploy train-cloud
 
@@ -96,14 +101,13 @@ synth: install $(NODE_INSTALLED)
 deploy: install $(NODE_INSTALLED)
 	$(CDK) deploy --all --no-notices -c stage=$(STAGE)
 
-## make train-cloud: submit the GPU training job of STAGE (ARCH=bow or lstm) to AWS Batch
+## make train-cloud: submit the GPU training job of STAGE to AWS Batch (ARCH=bow or lstm); DATA=s3://<data
+## bucket>/training-data/x.csv trains on a labelled dataset (TEST_DATA, TEXT_COLUMN, LABEL_COLUMN optional;
+## TRAIN_ARGS go to model_build.train as they are)
 train-cloud: install
-	@set -e; \
-	output() { $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(TRAINING_STACK) \
-		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
-	$(VENV)/bin/aws batch submit-job --job-name "sentiment-$(ARCH)-$$(date +%Y%m%d-%H%M%S)" \
-		--job-queue "$$(output JobQueueArn)" --job-definition "$$(output JobDefinitionArn)" \
-		--parameters arch=$(ARCH)
+	$(PY) -m infra.train_cloud --stage $(STAGE) --arch $(ARCH) $(if $(DATA),--data '$(DATA)') \
+		$(if $(TEST_DATA),--test-data '$(TEST_DATA)') $(if $(TEXT_COLUMN),--text-column '$(TEXT_COLUMN)') \
+		$(if $(LABEL_COLUMN),--label-column '$(LABEL_COLUMN)') $(if $(TRAIN_ARGS),-- $(TRAIN_ARGS))
 
 ## make bench: the serving benchmark (package size, cold start vs its floor, warm latency, throughput vs
 ## scikit-learn, uploads, int8/fp32/torch)

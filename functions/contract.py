@@ -18,6 +18,8 @@ MODEL_PREFIX = "models/"
 UPLOADS_PREFIX = "uploads/"
 RESULTS_PREFIX = "results/"
 JOBS_PREFIX = "jobs/"
+# labelled datasets that the GPU training job may read (make train-cloud DATA=s3://<data bucket>/training-data/...)
+TRAINING_DATA_PREFIX = "training-data/"
 # where functions.uploads keeps the parts of a large file until it joins (and deletes) them
 UPLOAD_WORK_PREFIX = f"{RESULTS_PREFIX}.chunks/"
 

@@ -82,7 +82,9 @@ class TrainingStack(cdk.Stack):
             self,
             "Training",
             models_bucket=import_bucket(self, "ModelsBucket", storage.stack_name),
+            data_bucket=import_bucket(self, "DataBucket", storage.stack_name),
             max_vcpus=config.training_max_vcpus,
         )
         cdk.CfnOutput(self, "JobQueueArn", value=training.job_queue.job_queue_arn)
         cdk.CfnOutput(self, "JobDefinitionArn", value=training.job_definition.job_definition_arn)
+        cdk.CfnOutput(self, "ModelsLocation", value=training.models_location)

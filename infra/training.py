@@ -24,19 +24,21 @@ from infra.log_groups import service_log_group
 from infra.nag import acknowledge
 from infra.serving_package import REPO_ROOT
 from infra.storage import grant_prefix_read, grant_prefix_write
+from model_build.data import OFFICIAL_URL
 
 DOCKERFILE = "model_build/Dockerfile"
 # The image needs only what the Dockerfile copies; everything else stays out of the build
 # context, so editing the rest of functions/ or tests/ does not rebuild (or re-push) the image.
-# The quality gate measures int8 through serving's own runner, so the image carries that one
-# torch-free module of functions/ besides model_build/.
+# The quality gate measures int8 through serving's own runner and the card's languages are
+# measured by serving's identifier, so the image carries those torch-free modules of functions/
+# besides model_build/ (a test holds this list to what training imports).
+IMAGE_FUNCTIONS_MODULES = ("__init__.py", "sentiment_model.py", "language.py")
 IMAGE_CONTEXT_EXCLUDES = [
     "*",
     "!pyproject.toml",
     "!README.md",
     "!model_build",
-    "!functions/__init__.py",
-    "!functions/sentiment_model.py",
+    *(f"!functions/{name}" for name in IMAGE_FUNCTIONS_MODULES),
     "**/__pycache__",
 ]
 
@@ -52,6 +54,7 @@ class TrainingJob(Construct):
         construct_id: str,
         *,
         models_bucket: s3.IBucket,
+        data_bucket: s3.IBucket,
         max_vcpus: int,
         **kwargs,
     ) -> None:
@@ -117,8 +120,11 @@ class TrainingJob(Construct):
         )
         grant_prefix_read(self.job_role, models_bucket, contract.MODEL_PREFIX)
         grant_prefix_write(self.job_role, models_bucket, contract.MODEL_PREFIX)
+        # a team's own labelled datasets (make train-cloud DATA=s3://<data bucket>/training-data/...)
+        grant_prefix_read(self.job_role, data_bucket, contract.TRAINING_DATA_PREFIX)
 
         output = f"s3://{models_bucket.bucket_name}/{contract.MODEL_PREFIX.rstrip('/')}"
+        self.models_location = output
         container = batch.EcsEc2ContainerDefinition(
             self,
             "Trainer",
@@ -132,8 +138,19 @@ class TrainingJob(Construct):
             cpu=training.job_vcpus,
             memory=cdk.Size.mebibytes(training.job_memory_mib),
             gpu=training.job_gpus,
-            # the image's entry point is `python -m model_build.train`; Ref::arch is a job parameter
-            command=["--arch", "Ref::arch", "--device", "cuda", "--out", output, "--no-progress"],
+            # the image's entry point is `python -m model_build.train`; Ref::arch and Ref::data are
+            # job parameters (`make train-cloud` overrides the whole command for a labelled dataset)
+            command=[
+                "--arch",
+                "Ref::arch",
+                "--data",
+                "Ref::data",
+                "--device",
+                "cuda",
+                "--out",
+                output,
+                "--no-progress",
+            ],
             environment={"AWS_DEFAULT_REGION": cdk.Stack.of(self).region},
             job_role=self.job_role,
             logging=ecs.LogDriver.aws_logs(stream_prefix="training", log_group=service_log_group(self, "Logs")),
@@ -147,7 +164,7 @@ class TrainingJob(Construct):
             self,
             "JobDefinition",
             container=container,
-            parameters={"arch": training.default_architecture},
+            parameters={"arch": training.default_architecture, "data": OFFICIAL_URL},
             timeout=cdk.Duration.hours(training.timeout_hours),
             retry_attempts=training.attempts,
             # a trainer that exits non-zero (bad data, failed quality gate) fails for good; only a

@@ -48,9 +48,9 @@ def fit_calibration(
 ) -> Calibration:  # fmt: skip
     """The `Calibration` (a temperature that depends on the n-gram count) that minimizes the
     weighted negative log-likelihood of ``labels`` given ``logits``, by Newton's method on its
-    two parameters (the problem is convex in them). With ``compound`` (VADER's score of each
-    text, two labels only), the lexicon weight of the texts of at most ``lexicon_max_ngrams``
-    ids is fitted too, jointly."""
+    two parameters (with a line search; the loss is convex in the scale, not in its log), for
+    any number of labels. With ``compound`` (VADER's score of each text, two labels only), the
+    lexicon weight of the texts of at most ``lexicon_max_ngrams`` ids is fitted too, jointly."""
     logits = np.asarray(logits, dtype=np.float64)
     counts = np.asarray(ngram_counts, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -75,6 +75,7 @@ def _fit(logits, design, labels, weights, steps: int, direction=None) -> np.ndar
     and, with a ``direction`` (each text's lexicon shift per unit of weight), on the lexicon
     weight, kept in [0, `MAX_LEXICON_WEIGHT`] and penalized by `LEXICON_WEIGHT_PENALTY`."""
     rows = np.arange(len(labels))
+    prior = 1.0 / len(labels)
     chosen = logits[rows, labels]
     size = 2 if direction is None else 3
     chosen_direction = None if direction is None else direction[rows, labels]
@@ -109,18 +110,30 @@ def _fit(logits, design, labels, weights, steps: int, direction=None) -> np.ndar
             hessian[2, 2] = weights @ ((probabilities * direction**2).sum(axis=1) - mean_direction**2)
             hessian[2, 2] += LEXICON_WEIGHT_PENALTY
             hessian[:2, 2] = hessian[2, :2] = design.T @ (weights * scale * covariance)
+        # a standard normal prior on the evidence power, worth one example: a small calibration
+        # set (a user's own data) cannot push it to where long texts get absurd scales
+        loss += 0.5 * prior * theta[1] ** 2
+        gradient[1] += prior * theta[1]
+        hessian[1, 1] += prior
         return loss, gradient, hessian + 1e-9 * np.eye(size)
 
     theta = np.zeros(size)
     loss, gradient, hessian = loss_and_derivatives(theta)
     for _ in range(steps):
+        # the loss is convex in the scale but not in its log: where the Hessian is not positive
+        # definite (an under-confident model, whose scale must grow), it is shifted until it is,
+        # so that the step still goes downhill
+        lowest = float(np.linalg.eigvalsh(hessian).min())
+        if lowest < 1e-6:
+            hessian = hessian + (1e-3 - lowest) * np.eye(size)
         step = np.linalg.solve(hessian, gradient)
         shrink = 1.0
         while shrink > 1e-6:  # a backtracking line search keeps every step a descent
             candidate = theta - shrink * step
             if size == 3:
                 candidate[2] = min(max(candidate[2], 0.0), MAX_LEXICON_WEIGHT)
-            candidate_loss, candidate_gradient, candidate_hessian = loss_and_derivatives(candidate)
+            with np.errstate(over="ignore", invalid="ignore"):  # a far step overflows: it is not taken
+                candidate_loss, candidate_gradient, candidate_hessian = loss_and_derivatives(candidate)
             if candidate_loss <= loss:
                 break
             shrink /= 2

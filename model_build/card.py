@@ -14,9 +14,10 @@ import onnxruntime
 import torch
 
 from model_build import bundle
-from model_build.data import LABEL_FOLDERS, Dataset
+from model_build.data import IMDB_NAME, LABEL_FOLDERS, Dataset
 from model_build.evaluate import Evaluation
 from model_build.export import operator_types
+from model_build.label_metrics import label_report, macro_f1
 from model_build.options import TrainOptions
 from model_build.preprocess import PreprocessConfig
 from model_build.quality_gate import GateVerdict
@@ -48,10 +49,12 @@ def build_card(
     short_text: dict[str, int],
     languages: dict[str, Any],
     distillation: dict[str, Any] | None = None,
+    class_weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The card of the bundle whose data files are in ``folder``; ``evaluations`` by name
     (``torch_fp32``, ``onnx_fp32``, ``onnx_int8``)."""
     files = bundle.describe_files(folder)
+    truth, classes = dataset.test.labels, len(preprocess.labels)
     accuracy = {name: evaluation.accuracy for name, evaluation in evaluations.items()}
     return {
         "format": bundle.CARD_FORMAT,
@@ -67,6 +70,7 @@ def build_card(
             "seed": options.seed,
             "validation_fraction": options.validation_fraction,
             "best_epoch": best_epoch,
+            "class_weights": class_weights,
             "refit_on_all_training_reviews": options.refit,
             "short_text": {
                 **short_text,
@@ -82,17 +86,15 @@ def build_card(
             "history": history,
             "seconds": seconds,
         },
-        "dataset": {
-            "name": "IMDB Large Movie Review Dataset v1.0 (Maas et al., 2011)",
-            "source": dataset.source,
-            "sha256": dataset.sha256,
-            "train": split_sizes.train,
-            "validation": split_sizes.validation,
-            "test": split_sizes.test,
-            "label_folders": list(LABEL_FOLDERS),
-        },
+        "dataset": dataset_section(dataset, split_sizes),
         "metrics": {
             "test_accuracy": {name: round(value, 5) for name, value in accuracy.items()},
+            "test_macro_f1": {
+                name: round(macro_f1(evaluation.probabilities.argmax(axis=1), truth, classes), 5)
+                for name, evaluation in evaluations.items()
+            },
+            # of the int8 model, as served
+            "test_labels": label_report(evaluations["onnx_int8"].probabilities, truth, tuple(preprocess.labels)),
             "quantization_drop_points": round((accuracy["onnx_fp32"] - accuracy["onnx_int8"]) * 100, 3),
             "onnx_fp32_vs_torch": agreement,
             "int8_to_fp32_size_ratio": round(
@@ -102,7 +104,7 @@ def build_card(
         },
         "calibration": calibration,
         "languages": languages,
-        "limitations": limitations(options.arch, languages["supported"]),
+        "limitations": limitations(options.arch, languages["supported"], dataset),
         "vocabulary": None if preprocess.vocabulary is None else len(preprocess.vocabulary),
         "quality_gate": gate.to_card(),
         "files": files,
@@ -116,13 +118,33 @@ def build_card(
     }
 
 
-def limitations(architecture: str, supported: list[str]) -> list[str]:
+def dataset_section(dataset: Dataset, split_sizes: SplitSizes) -> dict[str, Any]:
+    """What the model was trained and tested on."""
+    sizes = {"train": split_sizes.train, "validation": split_sizes.validation, "test": split_sizes.test}
+    if dataset.is_imdb:
+        return {"name": IMDB_NAME, "source": dataset.source, "sha256": dataset.sha256, **sizes,
+                "label_folders": list(LABEL_FOLDERS)}  # fmt: skip
+    return {
+        "source": dataset.source,
+        "sha256": dataset.sha256,
+        **sizes,
+        "labels": list(dataset.labels),
+        **dataset.facts,
+    }
+
+
+def limitations(architecture: str, supported: list[str], dataset: Dataset | None = None) -> list[str]:
     """What the model does not handle, in sentences for the card and ``GET /model``."""
+    trained_on = (
+        "Trained on movie reviews: other domains, sarcasm and irony are judged less reliably."
+        if dataset is None or dataset.is_imdb
+        else f"Trained on {dataset.source}: text unlike it is judged less reliably."
+    )
     said = [
         f"Answers only text in {', '.join(supported)}: text confidently in another language abstains "
         "(unsupported_language).",
         "Text with no word the model has learned from abstains (no_evidence).",
-        "Trained on movie reviews: other domains, sarcasm and irony are judged less reliably.",
+        trained_on,
     ]
     if architecture != "bow":
         said.append(f"The {architecture} architecture gives no explanations (its logits are no sum over n-grams).")

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from model_build.preprocess import DEFAULT_LABELS
+
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 OFFICIAL_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 SHARED_TARBALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "aclImdb_v1.tar.gz"
@@ -32,6 +34,8 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"
 
 SPLITS = ("train", "test")
 LABEL_FOLDERS = ("neg", "pos")  # index = class id: 0 negative, 1 positive
+IMDB_LABELS = DEFAULT_LABELS  # the names of label ids 0 and 1
+IMDB_NAME = "IMDB Large Movie Review Dataset v1.0 (Maas et al., 2011)"
 UNLABELLED_FOLDER = "unsup"  # of train only
 _REVIEW_PATH = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
 _CHUNK = 1 << 20
@@ -43,16 +47,18 @@ class DataSourceError(Exception):
 
 @dataclass
 class Split:
-    """Reviews of one split, in a stable order (sorted by file name)."""
+    """Texts of one split, in a stable order (IMDB: sorted by file name)."""
 
     texts: list[str]
-    labels: np.ndarray  # int64, 0 = negative, 1 = positive
+    labels: np.ndarray  # int64, an index into the dataset's labels (IMDB: 0 negative, 1 positive)
+    ratings: np.ndarray | None = None  # IMDB: the 1-10 rating of each review's file name
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, indices: np.ndarray) -> Split:
-        return Split([self.texts[i] for i in indices], self.labels[indices])
+        ratings = None if self.ratings is None else self.ratings[indices]
+        return Split([self.texts[i] for i in indices], self.labels[indices], ratings)
 
 
 @dataclass
@@ -62,6 +68,14 @@ class Dataset:
     source: str
     sha256: str  # of the archive; of the sorted (path, content) list for a folder
     unlabelled: list[str] = field(default_factory=list)  # train/unsup, in file-name order
+    labels: tuple[str, ...] = IMDB_LABELS  # the names of the label ids
+    # a labelled dataset of the user's (`model_build.labelled_data`): its format, columns, test
+    # set, label counts, imbalance and duplicates; None for IMDB
+    facts: dict | None = None
+
+    @property
+    def is_imdb(self) -> bool:
+        return self.facts is None
 
 
 def default_source() -> str:
@@ -193,16 +207,23 @@ def download(url: str, cache_dir: Path, expected_sha256: str | None, *, progress
 
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """A seeded, label-stratified (train, validation) split of the training reviews."""
+    return stratified_split(train, fraction, seed)
+
+
+def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """``(kept, held_out)``: a seeded ``fraction`` of each label's examples held out (at least
+    one, and at least one kept where a label has two or more), both in the original order."""
     if not 0.0 < fraction < 1.0:
-        raise ValueError("the validation fraction must be between 0 and 1")
+        raise ValueError("the held-out fraction must be between 0 and 1")
     rng = np.random.default_rng(seed)
-    validation: list[np.ndarray] = []
-    for label in np.unique(train.labels):
-        members = rng.permutation(np.flatnonzero(train.labels == label))
-        validation.append(members[: max(1, round(len(members) * fraction))])
-    held_out = np.sort(np.concatenate(validation))
-    kept = np.setdiff1d(np.arange(len(train)), held_out)
-    return train.subset(kept), train.subset(held_out)
+    chosen: list[np.ndarray] = []
+    for label in np.unique(split.labels):
+        members = rng.permutation(np.flatnonzero(split.labels == label))
+        size = max(1, round(len(members) * fraction))
+        chosen.append(members[: min(size, max(1, len(members) - 1))])
+    held_out = np.sort(np.concatenate(chosen))
+    kept = np.setdiff1d(np.arange(len(split)), held_out)
+    return split.subset(kept), split.subset(held_out)
 
 
 # -- internals ------------------------------------------------------------------------------
@@ -231,12 +252,13 @@ def _dataset(reviews, source: str, sha256: str) -> Dataset:
         raise DataSourceError(f"{source} does not have the aclImdb layout: no reviews under {', '.join(missing)}")
     splits = {}
     for split in SPLITS:
-        texts, labels = [], []
+        texts, labels, ratings = [], [], []
         for label_id, label in enumerate(LABEL_FOLDERS):
-            for _, text in sorted(reviews[split][label]):
+            for name, text in sorted(reviews[split][label]):
                 texts.append(text)
                 labels.append(label_id)
-        splits[split] = Split(texts, np.asarray(labels, dtype=np.int64))
+                ratings.append(int(_REVIEW_PATH.search(name).group(4)))
+        splits[split] = Split(texts, np.asarray(labels, dtype=np.int64), np.asarray(ratings, dtype=np.int64))
     unlabelled = [text for _, text in sorted(reviews["train"][UNLABELLED_FOLDER])]
     return Dataset(train=splits["train"], test=splits["test"], source=source, sha256=sha256, unlabelled=unlabelled)
 

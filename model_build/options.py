@@ -22,6 +22,7 @@ from typing import Any, Literal
 from model_build import models
 from model_build.command_line import OptionError, option
 from model_build.data import DEFAULT_CACHE_DIR, default_source
+from model_build.labelled_data import is_labelled_source
 from model_build.preprocess import DEFAULT_LABELS
 from model_build.storage import StorageError, check_url
 
@@ -31,6 +32,7 @@ ARCHITECTURES = tuple(models.available())
 _TRAINING_DEFAULTS = {name: models.load(name).TRAINING for name in ARCHITECTURES}
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_SEED = 2**32  # what numpy's legacy seeding accepts
+IMDB_MIN_ACCURACY = 0.85
 
 
 def _per_architecture(setting: str) -> str:
@@ -52,13 +54,31 @@ class TrainOptions:
     arch: str = option(default="bow", choices=ARCHITECTURES, help="model architecture")
     data: str = option(
         default_factory=default_source,
-        help="the IMDB dataset: a .tar.gz of the official archive, an unpacked aclImdb/ folder, or an "
-        "http(s) URL (downloaded once into --cache-dir and sha256-verified)",
+        help="the training data: the IMDB dataset (a .tar.gz of the official archive, an unpacked aclImdb/ "
+        "folder, or an http(s) URL, downloaded once into --cache-dir and sha256-verified), or a labelled "
+        "dataset of your own: a .csv (header with --text-column and --label-column) or .jsonl file, local, "
+        "s3://bucket/key or https",
     )
     data_sha256: str | None = option(
         default=None,
-        help="expected sha256 of the archive, checked for files and URLs (default: none, but the official "
+        help="expected sha256 of the --data file, checked for files and URLs (default: none, but the official "
         "URL's own is built in)",
+    )
+    test_data: str | None = option(
+        default=None,
+        help="a labelled dataset's separate evaluation set (same format and columns as --data); default: "
+        "--test-fraction of --data held out",
+    )
+    text_column: str = option(default="text", help="labelled dataset: the column (CSV) or field (JSONL) of the text")
+    label_column: str = option(default="label", help="labelled dataset: the column or field of the label")
+    test_fraction: float = option(
+        default=0.2,
+        help="labelled dataset without --test-data: share held out for the evaluation (stratified by label, seeded)",
+    )
+    class_weights: bool = option(
+        default=False,
+        help="weigh each training example by n / (labels x its label's count), so that every label weighs "
+        "the same in the loss (for imbalanced data)",
     )
     cache_dir: Path = option(default=DEFAULT_CACHE_DIR, help="where URL downloads are kept")
     out: str = option(help="where bundles are published: a folder or s3://bucket/prefix (honours AWS_ENDPOINT_URL)")
@@ -67,7 +87,10 @@ class TrainOptions:
         default=None, help=f"learning rate, above 0 (default: {_per_architecture('learning_rate')})"
     )
     batch_size: int | None = option(default=None, help=f"batch size (default: {_per_architecture('batch_size')})")
-    seed: int = option(default=0, help="seed of the validation split, initialization and batch order")
+    seed: int = option(
+        default=0,
+        help="seed of the held-out splits (validation; a labelled dataset's test), initialization and batch order",
+    )
     device: Device = option(default="auto", help="auto: CUDA when available, else CPU")
     validation_fraction: float = option(
         default=0.1,
@@ -113,12 +136,19 @@ class TrainOptions:
         default=1.0,
         help="distillation: weight of a teacher-labelled review in the loss (its crops weigh --crop-weight)",
     )
-    min_accuracy: float = option(
-        default=0.85, help="quality gate: the int8 model's test accuracy must reach this to be promoted"
+    min_accuracy: float | None = option(
+        default=None,
+        help="quality gate: the int8 model's test accuracy must reach this to be promoted (default: "
+        f"{IMDB_MIN_ACCURACY} on IMDB; none on a labelled dataset, where it must still beat always answering "
+        "the most common test label)",
+    )
+    min_macro_f1: float = option(
+        default=0.0, help="quality gate: the int8 model's macro-averaged F1 over the labels must reach this"
     )
     max_quantization_drop: float = option(
         default=0.005,
-        help="quality gate: int8 test accuracy may be at most this far below ONNX fp32 (0.005 = 0.5 points)",
+        help="quality gate: int8 test accuracy and macro-F1 may each be at most this far below ONNX fp32 "
+        "(0.005 = 0.5 points)",
     )
     promote: bool = option(default=True, help="publish the bundle but leave OUT/current.json as it is")
     refit: bool | None = option(
@@ -171,13 +201,32 @@ class TrainOptions:
             if value < 0:
                 raise OptionError(name, f"must be at least 0, got {value}")
             self._set(name, value)
+        if self.test_data is not None:
+            self._set("test_data", _text("test_data", self.test_data))
+            if not self.labelled:
+                raise OptionError("test_data", "is for a labelled dataset (.csv or .jsonl --data) only")
+            if not is_labelled_source(self.test_data):
+                raise OptionError("test_data", f"must be a .csv or .jsonl file, got {self.test_data!r}")
+        for name in ("text_column", "label_column"):
+            self._set(name, _text(name, getattr(self, name)).strip())
+        if self.text_column == self.label_column:
+            raise OptionError("label_column", f"must differ from --text-column, both are {self.text_column!r}")
+        self._set("test_fraction", _fraction("test_fraction", self.test_fraction, ends=False))
+        if self.min_accuracy is None:
+            self._set("min_accuracy", 0.0 if self.labelled else IMDB_MIN_ACCURACY)
         self._set("min_accuracy", _fraction("min_accuracy", self.min_accuracy, ends=True))
+        self._set("min_macro_f1", _fraction("min_macro_f1", self.min_macro_f1, ends=True))
         self._set("max_quantization_drop", _fraction("max_quantization_drop", self.max_quantization_drop, ends=True))
         self._set("refit", _or_default(self.refit, defaults.refit))
-        for name in ("promote", "refit", "distill", "short_text_lexicon", "progress"):
+        for name in ("promote", "refit", "distill", "short_text_lexicon", "class_weights", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(name, f"must be True or False, got {getattr(self, name)!r}")
         self._set("model_options", _model_options(self.arch, self.model_options))
+
+    @property
+    def labelled(self) -> bool:
+        """Whether --data is a labelled dataset of the user's (CSV or JSONL), not the IMDB archive."""
+        return is_labelled_source(self.data)
 
     def model_config(self) -> Any:
         """The architecture's ``Config`` with the ``--set`` overrides."""

@@ -24,9 +24,10 @@ from model_build.calibration import LEXICON_MAX_NGRAMS, expected_calibration_err
 from model_build.card import SplitSizes, build_card
 from model_build.console import say
 from model_build.crops import split_sentences
-from model_build.data import Split, load_imdb, split_validation
+from model_build.data import Dataset, Split, load_imdb, split_validation
 from model_build.evaluate import Evaluation, evaluate_served, evaluate_torch, length_sorted_batches, torch_logits
 from model_build.export import export_onnx, quantize_int8
+from model_build.labelled_data import IMBALANCE_WARNING_RATIO, Columns, class_weights, load_labelled
 from model_build.lexicon import short_text_scores
 from model_build.options import TrainOptions
 from model_build.preprocess import DEFAULT_LABELS, Calibration, Preprocessor, pad
@@ -59,20 +60,20 @@ def run(options: TrainOptions) -> TrainResult:
     seed_everything(options.seed)
     device = resolve_device(options.device)
     architecture = models.load(options.arch)
-    config = options.model_config()
-    preprocess_config = config.preprocess_config(DEFAULT_LABELS)
     location = open_location(options.out)
     location.check_writable()  # a bad --out fails now, not after training
 
-    dataset = load_imdb(
-        options.data, cache_dir=options.cache_dir, expected_sha256=options.data_sha256, progress=options.progress
-    )
+    dataset = load_dataset(options)
+    labels = dataset.labels
+    config = dataclasses.replace(options.model_config(), num_classes=len(labels))
+    preprocess_config = config.preprocess_config(labels)
     train_split, validation_split = split_validation(dataset.train, options.validation_fraction, options.seed)
     say(
-        f"data: {len(train_split)} train, {len(validation_split)} validation, {len(dataset.test)} test reviews "
+        f"data: {len(train_split)} train, {len(validation_split)} validation, {len(dataset.test)} test texts "
         f"(sha256 {dataset.sha256[:12]}…); device {device}"
     )
-    labels = preprocess_config.labels
+    if not dataset.is_imdb:
+        describe_labelled_data(dataset, options)
     train_crops = review_crops(options, train_split.texts, train_split.labels, len(labels), seed=options.seed)
     validation_crops = review_crops(
         options, validation_split.texts, validation_split.labels, len(labels), seed=options.seed + 1
@@ -99,6 +100,15 @@ def run(options: TrainOptions) -> TrainResult:
         if len(examples):
             train = train.with_examples(encoded(examples.texts, name), examples.targets, examples.weights, counts)
     validation = EncodedSplit(encoded(validation_split.texts, "validation"), validation_split.labels)
+    weights_of_labels = None
+    if options.class_weights:
+        per_class = class_weights(train_split.labels, len(labels))
+        weights_of_labels = {label: round(float(w), 5) for label, w in zip(labels, per_class, strict=True)}
+        say(
+            "class weights: "
+            + ", ".join(f"{label} {weight:.3f}" for label, weight in zip(labels, per_class, strict=True))
+        )
+        train, validation = weighted_by_class(train, per_class), weighted_by_class(validation, per_class)
     validation_pieces = EncodedSplit(
         encoded(validation_crops.texts, "validation crops"), validation_crops.targets.argmax(axis=1)
     )
@@ -196,7 +206,9 @@ def run(options: TrainOptions) -> TrainResult:
         gate = quality_gate(
             evaluations["onnx_int8"],
             evaluations["onnx_fp32"],
+            test_labels,
             min_accuracy=options.min_accuracy,
+            min_macro_f1=options.min_macro_f1,
             max_quantization_drop=options.max_quantization_drop,
         )
         last_sentences, last_sentence_labels = last_sentences_of(test_texts, test_labels)
@@ -228,10 +240,53 @@ def run(options: TrainOptions) -> TrainResult:
             short_text={"train_crops": len(train_crops), "lexicon_examples": len(lexicon)},
             distillation=distillation_figures,
             languages=training_languages(train_split.texts, options.seed),
+            class_weights=weights_of_labels,
         )
         promote = options.promote and gate.passed
         bundle.publish(location, folder, card, promote=promote)
     return TrainResult(version, card, promote, gate.passed, f"{location.url}/{version}", model)
+
+
+def load_dataset(options: TrainOptions) -> Dataset:
+    """The IMDB archive, or the user's labelled dataset (`model_build.labelled_data`)."""
+    if not options.labelled:
+        return load_imdb(
+            options.data, cache_dir=options.cache_dir, expected_sha256=options.data_sha256, progress=options.progress
+        )
+    return load_labelled(
+        options.data,
+        test_source=options.test_data,
+        columns=Columns(options.text_column, options.label_column),
+        test_fraction=options.test_fraction,
+        seed=options.seed,
+        cache_dir=options.cache_dir,
+        expected_sha256=options.data_sha256,
+        progress=options.progress,
+    )
+
+
+def describe_labelled_data(dataset: Dataset, options: TrainOptions) -> None:
+    """The labels, their counts, imbalance and duplicates of a labelled dataset, on the console."""
+    facts = dataset.facts
+    counts = facts["label_counts"]["train"]
+    say(f"labels ({len(dataset.labels)}): " + ", ".join(f"{label} {count}" for label, count in counts.items()))
+    ratio = facts["imbalance_ratio"]
+    if ratio >= IMBALANCE_WARNING_RATIO:
+        advice = "class weights are on" if options.class_weights else "--class-weights evens them in the loss"
+        say(f"warning: imbalanced labels, the most common is {ratio:.1f} times as frequent as the rarest ({advice})")
+    duplicates = facts["duplicates"]
+    if duplicates["test_texts_also_in_train"]:
+        say(
+            f"warning: {duplicates['test_texts_also_in_train']} test texts also occur in the training data "
+            "(the test figures are that much optimistic)"
+        )
+    if duplicates["within_train"]:
+        say(f"note: {duplicates['within_train']} training texts repeat an earlier one")
+
+
+def weighted_by_class(split: EncodedSplit, per_class: np.ndarray) -> EncodedSplit:
+    """``split`` with each example's weight multiplied by its label's."""
+    return dataclasses.replace(split, weights=split.example_weights() * per_class[split.labels])
 
 
 def review_crops(options: TrainOptions, texts: list[str], labels: np.ndarray, classes: int, seed: int) -> Examples:

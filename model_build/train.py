@@ -2,6 +2,7 @@
 
     python -m model_build.train --arch bow --data ../shared/data/aclImdb_v1.tar.gz --out artifacts/models
     python -m model_build.train --arch lstm --out s3://models-bucket/models --device cuda
+    python -m model_build.train --data tickets.csv --label-column category --out artifacts/tickets
 
 The same command runs on a laptop CPU and in the AWS Batch GPU job. See ``--help``: the flags
 are the fields of `model_build.options.TrainOptions`, and `model_build.pipeline` does the work.
@@ -38,10 +39,11 @@ def _parser_arguments() -> dict[str, str]:
     return {
         "prog": "python -m model_build.train",
         "description": (
-            "Train a sentiment model on the IMDB reviews, export it to ONNX, quantize it to int8, "
-            "evaluate torch fp32, ONNX fp32 and ONNX int8 on the 25,000 test reviews and write the "
-            "bundle to OUT/<version>/. OUT/current.json is rewritten only when the bundle passes "
-            "the quality gate."
+            "Train a text classifier on the IMDB reviews (the default sentiment model) or on a labelled "
+            "dataset of your own (CSV or JSONL, any number of labels), export it to ONNX, quantize it to "
+            "int8, evaluate torch fp32, ONNX fp32 and ONNX int8 on the test texts (IMDB's 25,000 test "
+            "reviews; --test-data, or a held-out share of --data) and write the bundle to OUT/<version>/. "
+            "OUT/current.json is rewritten only when the bundle passes the quality gate."
         ),
         "epilog": (
             f"Exit status: 0 published (and promoted unless --no-promote); {EXIT_GATE_FAILED} published "
@@ -68,7 +70,8 @@ def summary(result: TrainResult) -> str:
     lines = [
         f"bundle {result.version} -> {result.location}",
         f"  test accuracy: torch fp32 {accuracy['torch_fp32']:.4f}, onnx fp32 {accuracy['onnx_fp32']:.4f}, "
-        f"onnx int8 {accuracy['onnx_int8']:.4f}",
+        f"onnx int8 {accuracy['onnx_int8']:.4f}; int8 macro-F1 {metrics['test_macro_f1']['onnx_int8']:.4f} "
+        f"over {len(result.card['labels'])} labels",
         f"  model.onnx {sizes[bundle.MODEL_FILE] / 1e6:.2f} MB, "
         f"model.fp32.onnx {sizes[bundle.FP32_MODEL_FILE] / 1e6:.2f} MB "
         f"(ratio {metrics['int8_to_fp32_size_ratio']:.3f})",

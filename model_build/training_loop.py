@@ -50,11 +50,12 @@ class EncodedSplit:
 
     def __add__(self, other: EncodedSplit) -> EncodedSplit:
         # one-hot targets take their width from the side that has soft ones
+        # (and two sides of hard labels stay hard: neither may hold every label)
         classes = next((split.targets.shape[1] for split in (self, other) if split.targets is not None), None)
         return EncodedSplit(
             self.ids + other.ids,
             np.concatenate([self.labels, other.labels]),
-            np.concatenate([self.soft_targets(classes), other.soft_targets(classes)]),
+            None if classes is None else np.concatenate([self.soft_targets(classes), other.soft_targets(classes)]),
             np.concatenate([self.example_weights(), other.example_weights()]),
             np.concatenate([self.whole_reviews(), other.whole_reviews()]),
             np.concatenate([self.naive_bayes_counts(), other.naive_bayes_counts()]),

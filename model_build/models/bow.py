@@ -76,20 +76,28 @@ class Model(nn.Module):
         self.classifier = nn.Linear(config.embed_dim, config.num_classes)
 
     def fit_ngram_weights(self, sequences: list[np.ndarray], counts: np.ndarray) -> None:
-        """Naive-Bayes log-count ratios of each row between the two classes: each sequence adds
-        its row ``counts[i, class]`` (a whole review its one-hot label; a lexicon entry its soft
-        target times what it counts as) to every distinct id it holds."""
-        if self.config.num_classes != 2:
-            return
-        totals = np.zeros((2, self.rows), dtype=np.float64)
+        """Naive-Bayes log-count ratios of each row: each sequence adds its row ``counts[i, class]``
+        (a whole review its one-hot label; a lexicon entry its soft target times what it counts
+        as) to every distinct id it holds. Two classes: the signed ratio between them. More: the
+        largest magnitude of a class's ratio against all the others, so that a row as common in
+        every class (filler words) weighs little and a row one class owns weighs much."""
+        classes = self.config.num_classes
+        totals = np.zeros((classes, self.rows), dtype=np.float64)
         if sequences:
             distinct = [np.unique(s) for s in sequences]
             present = np.concatenate(distinct)
             owner = np.repeat(np.arange(len(distinct)), [len(d) for d in distinct])
-            for label in (0, 1):
+            for label in range(classes):
                 totals[label] = np.bincount(present, weights=counts[owner, label], minlength=self.rows)
-        negative, positive = totals + self.config.nb_smoothing
-        ratios = np.log((positive / positive.sum()) / (negative / negative.sum()))
+        if classes == 2:
+            negative, positive = totals + self.config.nb_smoothing
+            ratios = np.log((positive / positive.sum()) / (negative / negative.sum()))
+        else:
+            ratios = np.zeros(self.rows)
+            for label in range(classes):
+                own = totals[label] + self.config.nb_smoothing
+                rest = totals.sum(axis=0) - totals[label] + self.config.nb_smoothing
+                ratios = np.maximum(ratios, np.abs(np.log((own / own.sum()) / (rest / rest.sum()))))
         ratios[PADDING_ID] = 0.0
         self.ngram_weights.copy_(torch.from_numpy(ratios.astype(np.float32)))
 

@@ -73,16 +73,18 @@ def test_every_function_has_a_role_of_its_own(templates):
     assert len(roles) == len(HANDLERS)
 
 
-def test_training_role_publishes_models_and_cannot_reach_the_data_bucket(templates):
+def test_training_role_publishes_models_and_reads_only_training_data_of_the_data_bucket(templates):
     training = templates["Training"]
     (job_definition,) = resources(training, "AWS::Batch::JobDefinition").values()
     job_role = job_definition["Properties"]["ContainerProperties"]["JobRoleArn"]["Fn::GetAtt"][0]
     statements = policy_statements(training, job_role)
     every_resource = allowed_resources(statements)
     assert every_resource, "the job role has no permissions at all"
-    assert not [resource for resource in every_resource if DATA in resource or resource == "*"]
+    assert "*" not in every_resource
     assert _prefixes(allowed_resources(statements, "s3:PutObject"), MODELS) == {contract.MODEL_PREFIX}
-
-
-def test_the_training_stack_never_references_the_data_bucket(templates):
-    assert "DataBucket" not in str(templates["Training"].to_json())
+    # a team's labelled datasets: read under training-data/, nothing else of the data bucket
+    assert _prefixes(allowed_resources(statements, "s3:GetObject"), DATA) == {contract.TRAINING_DATA_PREFIX}
+    data_objects = [resource for resource in every_resource if resource.startswith(f"{DATA}/")]
+    assert data_objects and all(resource == f"{DATA}/{contract.TRAINING_DATA_PREFIX}*" for resource in data_objects)
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert not [resource for resource in allowed_resources(statements, action) if DATA in resource]

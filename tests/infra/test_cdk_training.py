@@ -4,12 +4,18 @@ from model_build/Dockerfile that publishes to the models bucket."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from template_queries import resources
 
 from infra import settings
+from infra.serving_package import REPO_ROOT
+from infra.training import IMAGE_FUNCTIONS_MODULES
+from model_build.data import OFFICIAL_URL
 
 pytestmark = pytest.mark.infra
 
@@ -72,7 +78,22 @@ def test_job_trains_on_cuda_and_publishes_to_the_models_prefix(training, contain
         "Fn::Join": ["", ["s3://", {"Fn::ImportValue": "Sentiment-dev-Storage-ModelsBucketName"}, "/models"]]
     }
     (job_definition,) = resources(training, "AWS::Batch::JobDefinition").values()
-    assert job_definition["Properties"]["Parameters"] == {"arch": settings.TRAINING.default_architecture}
+    assert command[command.index("--data") + 1] == "Ref::data"
+    assert job_definition["Properties"]["Parameters"] == {
+        "arch": settings.TRAINING.default_architecture,
+        "data": OFFICIAL_URL,
+    }
+
+
+def test_the_job_reads_labelled_datasets_under_training_data_only(training):
+    statements = [
+        statement
+        for policy in resources(training, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    reads = [json.dumps(s["Resource"]) for s in statements if s["Action"] == "s3:GetObject"]
+    assert any("DataBucketArn" in resource and "/training-data/*" in resource for resource in reads)
+    assert not any("DataBucketArn" in resource and "/training-data/*" not in resource for resource in reads)
 
 
 def test_a_failing_trainer_is_not_retried_on_another_gpu_hour(training):
@@ -96,8 +117,21 @@ def test_image_build_context_holds_only_what_the_dockerfile_copies(image_asset):
     assert {"pyproject.toml", "model_build"} <= top_level
     assert (context / "model_build" / "Dockerfile").is_file()
     assert top_level <= {"pyproject.toml", "README.md", "model_build", "functions"}
-    assert {path.name for path in (context / "functions").iterdir()} == {"__init__.py", "sentiment_model.py"}
+    assert {path.name for path in (context / "functions").iterdir()} == set(IMAGE_FUNCTIONS_MODULES)
     assert not list(context.rglob("__pycache__"))
+
+
+def test_the_image_holds_every_module_of_functions_that_training_imports():
+    code = "import sys, model_build.train; print(sorted(m for m in sys.modules if m.startswith('functions.')))"
+    imported = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                         cwd=REPO_ROOT).stdout.replace("'", '"'))  # fmt: skip
+    shipped = {f"functions.{name.removesuffix('.py')}" for name in IMAGE_FUNCTIONS_MODULES} - {"functions.__init__"}
+    assert set(imported) <= shipped
+    dockerfile = (REPO_ROOT / "model_build" / "Dockerfile").read_text()
+    copied = re.search(r"^COPY (functions/\S+(?: functions/\S+)*) \./functions/$", dockerfile, re.MULTILINE)
+    assert copied and {path.removeprefix("functions/") for path in copied.group(1).split()} == set(
+        IMAGE_FUNCTIONS_MODULES
+    )
 
 
 def test_instances_take_no_inbound_traffic_and_need_no_nat_gateway(training):

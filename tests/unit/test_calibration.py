@@ -54,6 +54,22 @@ def test_the_fit_recovers_the_temperature_that_made_the_labels():
     assert expected_calibration_error(raw.max(1), correct) > 0.05
 
 
+def test_an_under_confident_model_is_sharpened_with_three_labels():
+    # the true scale is e^1.5: the raw logits are far too timid, where the loss is not convex in the log scale
+    rng = np.random.default_rng(5)
+    count = 20_000
+    logits = rng.normal(0, 0.5, (count, 3))
+    counts = rng.integers(1, 400, count)
+    true = Calibration(log_scale=1.5, evidence_power=0.0)
+    probabilities = true.probabilities(logits, counts)
+    labels = (rng.random(count)[:, None] > probabilities.cumsum(axis=1)).sum(axis=1)
+
+    fitted = fit_calibration(logits, counts, labels)
+
+    assert fitted.log_scale == pytest.approx(1.5, abs=0.2)
+    assert fitted.evidence_power == pytest.approx(0.0, abs=0.05)
+
+
 def test_weights_decide_which_examples_the_fit_follows():
     short = synthetic(Calibration(log_scale=-2.0), 20_000, seed=3)
     long = synthetic(Calibration(log_scale=0.5), 20_000, seed=4)
