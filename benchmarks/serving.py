@@ -173,7 +173,7 @@ def make_cloud(endpoint: str, models: Path) -> Cloud:
     import boto3
 
     os.environ.update(LOCAL_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=endpoint)
-    cloud = Cloud.provision(boto3.client("s3"), boto3.client("sqs"))
+    cloud = Cloud.provision(boto3.client("s3"), boto3.client("sqs"), boto3.client("events"))
     cloud.publish_folder(models)
     os.environ.update(
         cloud.function_environment(),

@@ -18,7 +18,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.loaders import Loader
 
-SERVICES = ("s3", "sqs")
+SERVICES = ("events", "s3", "sqs")
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -26,6 +26,9 @@ _CONFIG = Config(
     read_timeout=60,
     max_pool_connections=16,
 )
+# An event only announces work whose result is in S3 already: a bus that does not answer must not
+# hold the job's invocation for long (at most about 3 s of backoff, then the failure is counted).
+_EVENTS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
 class _ServingDataLoader(Loader):
@@ -55,3 +58,8 @@ def s3_client():
 @cache
 def sqs_client():
     return _session().create_client("sqs", config=_CONFIG)
+
+
+@cache
+def events_client():
+    return _session().create_client("events", config=_EVENTS_CONFIG)

@@ -20,8 +20,16 @@ RESULTS_PREFIX = "results/"
 JOBS_PREFIX = "jobs/"
 # labelled datasets that the GPU training job may read (make train-cloud DATA=s3://<data bucket>/training-data/...)
 TRAINING_DATA_PREFIX = "training-data/"
-# where functions.uploads keeps the parts of a large file until it joins (and deletes) them
+# where functions.uploads keeps the parts of a large file until it joins (and deletes) them, and
+# each upload run's small markers (joined, finished)
 UPLOAD_WORK_PREFIX = f"{RESULTS_PREFIX}.chunks/"
+
+# The events of DESIGN.md (Events): functions.jobs and functions.uploads put one on this bus
+# when a job or an upload finishes, done or failed.
+EVENT_BUS = "default"
+EVENT_SOURCE = "sentiment"
+JOB_FINISHED = "Job Finished"
+UPLOAD_FINISHED = "Upload Finished"
 
 # how often a warm function re-reads the model pointer unless MODEL_REFRESH_SECONDS says otherwise
 MODEL_REFRESH_SECONDS = 60

@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from functions.clients import s3_client, sqs_client
+from functions.clients import events_client, s3_client, sqs_client
+from functions.events import EventBus
 from functions.model_store import ModelSource, ModelStore
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
@@ -63,6 +64,12 @@ def uploads_queue() -> Queue:
 
 
 @cache
+def event_bus() -> EventBus:
+    # the client is created on the first put, where a failure to create it is the event's alone
+    return EventBus(events_client)
+
+
+@cache
 def upload_processor() -> UploadProcessor:
     # only functions.uploads processes files: the other handlers do not import the pipeline
     from functions.upload_pipeline import UploadProcessor
@@ -72,6 +79,7 @@ def upload_processor() -> UploadProcessor:
         current_model=model_store().current,
         chunk_queue=uploads_queue,
         chunk_bytes=get_settings().upload_chunk_bytes,
+        events=event_bus(),
     )
 
 
@@ -109,10 +117,12 @@ def reset() -> None:
         get_settings,
         s3_client,
         sqs_client,
+        events_client,
         model_store,
         data_bucket,
         jobs_queue,
         uploads_queue,
+        event_bus,
         upload_processor,
     )
     for factory in factories:

@@ -4,7 +4,8 @@ The API stores the request and puts only the id on the jobs queue (a request of 
 does not fit in an SQS message). The consumer classifies and writes the result with a
 conditional write, so redelivered or concurrent deliveries of one job produce one result. A
 job that cannot succeed (its request missing or malformed) gets a failed result instead of an
-exception, so SQS does not retry it forever.
+exception, so SQS does not retry it forever. The delivery whose conditional write stored the
+result, done or failed, puts the job's one event; a later delivery finds the result and puts none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from functions.api_models import StoredJobRequest
 from functions.classification import classify_texts
 from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
+from functions.events import EventBus, announce, job_finished
 from functions.language import UNDETERMINED
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
@@ -112,10 +114,16 @@ def job_id_of_message(body: str) -> str:
 
 
 def run_job(
-    bucket: Bucket, job_id: str, current_model: Callable[[], SentimentModel], *, last_attempt: bool = False
+    bucket: Bucket,
+    job_id: str,
+    current_model: Callable[[], SentimentModel],
+    *,
+    events: EventBus,
+    last_attempt: bool = False,
 ) -> None:
     """Classifies one job once; a job that already has a result is left as it is. An error
-    propagates (the delivery is retried); on the ``last_attempt`` the job is marked failed first."""
+    propagates (the delivery is retried); on the ``last_attempt`` the job is marked failed first.
+    The job's event goes to ``events`` once its result is stored."""
     if bucket.head(_result_key(job_id)) is not None:
         logger.info("job already finished", extra={"job_id": job_id})
         return
@@ -123,24 +131,31 @@ def run_job(
         texts = _texts_of_request(bucket.get_bytes(_request_key(job_id)))
         result = classify_texts(current_model, texts)
     except _UnusableRequestError as reason:
-        _fail(bucket, job_id, str(reason))
+        _fail(bucket, job_id, str(reason), events)
         return
     except Exception as error:  # whatever stops the last attempt is the job's reason to fail
         if last_attempt:
-            _fail(bucket, job_id, f"the job could not be run ({type(error).__name__}); retries are exhausted")
+            _fail(bucket, job_id, f"the job could not be run ({type(error).__name__}); retries are exhausted", events)
         raise
     predictions = [prediction.to_dict() for prediction in result.predictions]
-    _write_result(
+    _finish(
         bucket,
-        job_id,
         {"job_id": job_id, "status": "done", "model_version": result.model_version, "predictions": predictions},
+        events,
     )
     logger.info("job done", extra={"job_id": job_id, "texts": len(texts), "model_version": result.model_version})
 
 
-def _fail(bucket: Bucket, job_id: str, reason: str) -> None:
-    _write_result(bucket, job_id, {"job_id": job_id, "status": "failed", "error": reason})
+def _fail(bucket: Bucket, job_id: str, reason: str, events: EventBus) -> None:
+    _finish(bucket, {"job_id": job_id, "status": "failed", "error": reason}, events)
     logger.warning("job failed", extra={"job_id": job_id, "reason": reason})
+
+
+def _finish(bucket: Bucket, result: dict[str, Any], events: EventBus) -> None:
+    """Stores the result and, when this delivery's write is the one that stored it, puts the event."""
+    key = _result_key(result["job_id"])
+    if _write_result(bucket, result["job_id"], result):
+        announce(events, job_finished(result, bucket=bucket.name, result_key=key))
 
 
 def _texts_of_request(data: bytes | None) -> list[str]:
@@ -160,7 +175,10 @@ def _texts_of_request(data: bytes | None) -> list[str]:
         ) from None
 
 
-def _write_result(bucket: Bucket, job_id: str, result: dict[str, Any]) -> None:
-    # The first finished delivery wins; a later one finds the result and keeps it.
+def _write_result(bucket: Bucket, job_id: str, result: dict[str, Any]) -> bool:
+    """Whether this write stored the result: the first finished delivery wins; a later one finds
+    the result and keeps it."""
     if not bucket.create(_result_key(job_id), json.dumps(result).encode()):
         logger.info("job result already written", extra={"job_id": job_id})
+        return False
+    return True

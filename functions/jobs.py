@@ -3,7 +3,8 @@
 Partial batch responses: a job that fails for a reason that may pass (no model yet, S3
 unavailable) is reported in ``batchItemFailures`` and retried; on its last delivery before the
 dead-letter queue it is also marked failed, so that ``GET /jobs/{id}`` does not say "queued"
-forever. A message that names no job is logged and dropped, since no retry can fix it.
+forever. A finished job (done or failed) puts one "Job Finished" event (`functions.events`).
+A message that names no job is logged and dropped, since no retry can fix it.
 """
 
 # ruff: noqa: E402 - the collector goes off before the imports below
@@ -39,7 +40,13 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(job_id=job_id)
     # SQS moves the message to the dead-letter queue after this delivery if it fails again
     last_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
-    run_job(dependencies.data_bucket(), job_id, dependencies.model_store().current, last_attempt=last_attempt)
+    run_job(
+        dependencies.data_bucket(),
+        job_id,
+        dependencies.model_store().current,
+        events=dependencies.event_bus(),
+        last_attempt=last_attempt,
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,8 @@
 
 Logs are JSON (Powertools Logger) and never carry raw input text: lengths and counts only.
 Metrics are CloudWatch EMF in the ``Sentiment`` namespace. The handlers flush `metrics` for the
-cold-start metric; everything about predictions goes out through `model_metrics`, with the
-model version as a dimension.
+cold-start metric and the service's own counts (events not put); everything about predictions
+goes out through `model_metrics`, with the model version as a dimension.
 
 The X-Ray SDK is slow to import (it builds a botocore client of its own), so the
 Powertools Tracer is built on the first traced call, and only where tracing can work: inside
@@ -48,7 +48,8 @@ def model_metrics(version: str) -> Iterator[EphemeralMetrics]:
     unit.flush_metrics()
 
 
-def count(metric: EphemeralMetrics, name: str, value: float) -> None:
+def count(metric: EphemeralMetrics | Metrics, name: str, value: float) -> None:
+    """Adds to ``metric``: a unit of `model_metrics`, or `metrics` (published when the handler returns)."""
     metric.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 

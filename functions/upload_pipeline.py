@@ -11,6 +11,10 @@ it can. The join writes the same bytes whoever runs it, so a redelivered chunk t
 own claim redoes a join that crashed; a ``joined`` marker stops every later delivery. Reads of
 the upload are pinned to the ETag it was planned with: if the file is replaced meanwhile, the
 stale run stops and the new upload's own notification produces the results.
+
+Once the summary is written (done or failed), the run's one "Upload Finished" event is put by the
+delivery whose conditional write creates the run's ``finished`` marker: a redelivered message, a
+second S3 notification of the same upload, or a redone join finds the marker and puts none.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from contextlib import contextmanager
 from itertools import pairwise
 
 from functions.contract import UPLOADS_PREFIX
+from functions.events import EventBus, announce, upload_finished
 from functions.object_store import Bucket, ObjectChangedError, ObjectInfo, Queue
 from functions.observability import count, logger, milliseconds, model_metrics
 from functions.sentiment_model import SentimentModel
@@ -47,12 +52,14 @@ class UploadProcessor:
         current_model: Callable[[], SentimentModel],
         chunk_queue: Callable[[], Queue],
         chunk_bytes: int,
+        events: EventBus,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bucket = bucket
         self._current_model = current_model
         self._chunk_queue = chunk_queue
         self._chunk_bytes = chunk_bytes
+        self._events = events
         self._clock = clock
 
     # a file --------------------------------------------------------------------------------
@@ -99,7 +106,9 @@ class UploadProcessor:
 
     def _fail(self, upload: Upload, reason: str) -> None:
         logger.warning("upload failed", extra={"key": upload.key, "reason": reason})
-        self._bucket.put_bytes(upload.summary_key, json.dumps(failure_summary(upload, reason), indent=2).encode())
+        document = failure_summary(upload, reason)
+        self._bucket.put_bytes(upload.summary_key, json.dumps(document, indent=2).encode())
+        self._announce(upload, document)
 
     def _write_summary(self, upload: Upload, tally: Tally, *, chunks: int, started: float) -> None:
         labels = self._current_model().labels
@@ -109,6 +118,16 @@ class UploadProcessor:
             "upload classified",
             extra={"key": upload.key, "lines": tally.lines, "errors": tally.errors, "chunks": chunks},
         )
+        self._announce(upload, document)
+
+    def _announce(self, upload: Upload, document: dict) -> None:
+        """Puts the run's event, unless another delivery already wrote the run's finished marker."""
+        marker = json.dumps({"status": document["status"], "at": self._clock()}).encode()
+        if not self._bucket.create(upload.finished_key, marker):
+            logger.info("upload already announced", extra={"key": upload.key, "run": upload.run})
+            return
+        event = upload_finished(document, bucket=self._bucket.name, summary_key=upload.summary_key, run=upload.run)
+        announce(self._events, event)
 
     def _columns(self, info: ObjectInfo, fmt: str) -> tuple[CsvColumns | None, int]:
         """The CSV columns and where the data rows start (0 and no columns for JSONL and TXT)."""

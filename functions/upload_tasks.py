@@ -3,7 +3,8 @@ its results and of its chunks' work.
 
 ``uploads/<name>`` gives ``results/<name>.predictions.jsonl`` and ``results/<name>.summary.json``:
 the name keeps its folders and extension, so ``uploads/a.csv`` and ``uploads/a.jsonl`` have
-results of their own. The chunks of one run work under ``results/.chunks/<run>/``.
+results of their own. The chunks of one run work under ``results/.chunks/<run>/``, where every
+run also leaves the marker that says its outcome was announced.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Upload:
     @property
     def summary_key(self) -> str:
         return f"{RESULTS_PREFIX}{self.name}.summary.json"
+
+    @property
+    def finished_key(self) -> str:
+        """The run's marker, written once: the delivery that writes it puts the run's event."""
+        return f"{UPLOAD_WORK_PREFIX}{self.run}/finished.json"
 
 
 @dataclass(frozen=True)

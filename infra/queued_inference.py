@@ -26,4 +26,6 @@ class QueuedInference(Construct):
         # reads jobs/<id>/request.json, writes jobs/<id>/result.json
         grant_prefix_read(self.worker.role, serving.data_bucket, contract.JOBS_PREFIX)
         grant_prefix_write(self.worker.role, serving.data_bucket, contract.JOBS_PREFIX)
+        # a finished job puts its "Job Finished" event (functions.events)
+        serving.event_bus.grant_put_events_to(self.worker.role)
         self.work.consume_with(self.worker.function)

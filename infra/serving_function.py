@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -51,12 +52,14 @@ def serving_code(architecture: str) -> lambda_.Code:
 
 @dataclass(frozen=True)
 class ServingResources:
-    """What every serving function shares: the code, the CPU architecture and the two buckets."""
+    """What every serving function shares: the code, the CPU architecture, the two buckets, and the
+    bus the workers put their finished events on (DESIGN.md, Events)."""
 
     code: lambda_.Code
     architecture: str
     models_bucket: s3.IBucket
     data_bucket: s3.IBucket
+    event_bus: events.IEventBus
 
     def environment(self) -> dict[str, str]:
         """The contract's variables (DESIGN.md) that every function reads, and the runtime's own."""

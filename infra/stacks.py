@@ -7,8 +7,10 @@ touching models or data; the other two import its buckets' names and ARNs.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
 from constructs import Construct
 
+from functions import contract
 from infra.deploy_config import DeployConfig
 from infra.inference_api import InferenceApi
 from infra.monitoring import ServiceMonitoring
@@ -37,6 +39,8 @@ class ServiceStack(cdk.Stack):
             architecture=config.architecture,
             models_bucket=import_bucket(self, "ModelsBucket", storage.stack_name),
             data_bucket=import_bucket(self, "DataBucket", storage.stack_name),
+            # the account's default bus: users route the events with rules of their own (docs/deploy.md)
+            event_bus=events.EventBus.from_event_bus_name(self, "DefaultEventBus", contract.EVENT_BUS),
         )
         queued = QueuedInference(self, "QueuedInference", serving=serving)
         uploads = UploadInference(self, "UploadInference", serving=serving)

@@ -42,6 +42,8 @@ class UploadInference(Construct):
         grant_prefix_write(self.worker.role, serving.data_bucket, contract.RESULTS_PREFIX)
         grant_prefix_delete(self.worker.role, serving.data_bucket, contract.UPLOAD_WORK_PREFIX)
         self.work.queue.grant_send_messages(self.worker.role)
+        # a finished upload puts its "Upload Finished" event (functions.events)
+        serving.event_bus.grant_put_events_to(self.worker.role)
         self.work.consume_with(self.worker.function)
 
         # The bucket is imported from the storage stack, so the notification's custom resource

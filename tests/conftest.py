@@ -83,7 +83,7 @@ def cloud(monkeypatch, tmp_path):
     from functions import dependencies
 
     with mock_aws():
-        cloud = Cloud.provision(boto3.client("s3"), boto3.client("sqs"))
+        cloud = Cloud.provision(boto3.client("s3"), boto3.client("sqs"), boto3.client("events"))
         for name, value in {**cloud.function_environment(), "MODEL_REFRESH_SECONDS": "60"}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

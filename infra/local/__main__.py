@@ -39,7 +39,9 @@ def parse_args(argv: list[str] | None) -> LocalCloudConfig:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback only)"
     )
     parser.add_argument("--api-port", type=int, default=3000, help="the API (default: %(default)s)")
-    parser.add_argument("--aws-port", type=int, default=4566, help="moto's S3 and SQS (default: %(default)s)")
+    parser.add_argument(
+        "--aws-port", type=int, default=4566, help="moto's S3, SQS and EventBridge (default: %(default)s)"
+    )
     parser.add_argument(
         "--api-key",
         action="append",
@@ -110,9 +112,11 @@ def banner(cloud: LocalCloud) -> str:
   API       {config.api_url}  (routes: {", ".join(f"{r.method} {r.path}" for r in contract.ROUTES)})
   docs      {config.api_url}/docs  (Swagger UI, no key needed to open it; Authorize with a key to call the API)
   API keys  {", ".join(config.api_keys)}  (header x-api-key; throttling {throttle})
-  S3, SQS   {config.aws_endpoint}  (moto; any credentials, region {REGION})
+  S3, SQS   {config.aws_endpoint}  (moto, EventBridge too; any credentials, region {REGION})
   buckets   s3://{names.model_bucket}/{contract.MODEL_PREFIX}  s3://{names.data_bucket}/{{{contract.UPLOADS_PREFIX},{contract.RESULTS_PREFIX},{contract.JOBS_PREFIX}}}
   queues    {names.jobs.url}  {names.uploads.url}  (DLQs: *-dlq)
+  events    {names.events.url}  (the rule {names.events.rule} on the default bus sends it every
+            "Job Finished" and "Upload Finished" event)
   logs      {config.logs_dir}/  (api.log, jobs.log, uploads.log: the functions; api-access.log: the gateway)
 
 Try it:
@@ -126,6 +130,7 @@ Try it:
   {aws} s3 cp reviews.jsonl s3://{names.data_bucket}/{contract.UPLOADS_PREFIX}reviews.jsonl
   {aws} s3 ls s3://{names.data_bucket}/{contract.RESULTS_PREFIX}
   {aws} s3 cp s3://{names.data_bucket}/{contract.RESULTS_PREFIX}reviews.jsonl.summary.json -
+  {aws} sqs receive-message --queue-url {names.events.url} --wait-time-seconds 5
   (or export AWS_ENDPOINT_URL={config.aws_endpoint} and leave out --endpoint-url; boto3 reads it too)
 
 Ctrl-C stops it.

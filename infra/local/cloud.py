@@ -1,4 +1,5 @@
-"""The whole local topology, started and stopped as one: moto, resources, model, functions, pollers, API."""
+"""The whole local topology, started and stopped as one: moto, resources (the events queue too), model,
+functions, pollers, API."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class LocalCloud:
         )
         s3 = session.client("s3", endpoint_url=config.aws_endpoint)
         sqs = session.client("sqs", endpoint_url=config.aws_endpoint)
-        self.resources = resources.provision(s3, sqs)
+        events = session.client("events", endpoint_url=config.aws_endpoint)
+        self.resources = resources.provision(s3, sqs, events)
         self.model_version = model_seed.publish_if_missing(s3, self.resources.model_bucket, config.models)
 
         shutil.rmtree(self._scratch_dir, ignore_errors=True)

@@ -4,7 +4,8 @@
 
 Starts ``python -m infra.local`` (on ports 3000 and 4566 when they are free), classifies reviews
 over HTTP, runs a queued job to completion, uploads a JSONL file with the AWS CLI, waits for its
-results and prints them, then stops the local cloud. Every step prints the command a user would
+results and prints them, prints the EventBridge event the job and the upload each put (read from
+the local cloud's events queue), then stops the local cloud. Every step prints the command a user would
 type for it. The reviews are written here; none comes from the dataset.
 """
 
@@ -21,10 +22,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 
 from functions import contract
 from infra.local import resources
+from infra.local.event_log import EventLog
 from infra.local.process import LocalCloudError, LocalCloudProcess, free_port, poll_until
 
 REVIEWS = [
@@ -60,6 +63,14 @@ class DemoClient:
         self.cloud = cloud
         self.http = requests.Session()
         self.http.headers["x-api-key"] = cloud.api_keys[0]
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=cloud.aws_endpoint,
+            region_name=resources.REGION,
+            aws_access_key_id=resources.LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=resources.LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        self.events = EventLog(sqs, sqs.get_queue_url(QueueName=resources.EVENTS_QUEUE)["QueueUrl"])
 
     def call(self, method: str, path: str, body: Any = None) -> requests.Response:
         command = ["curl", "-s", "-X", method, f"{self.cloud.api_url}{path}", "-H", "x-api-key: $API_KEY"]
@@ -117,6 +128,7 @@ def queued_job(client: DemoClient) -> None:
     job = poll_until(finished, timeout=TIMEOUT_SECONDS, what=f"the result of job {job_id}")
     show_command(["curl", "-s", f"{client.cloud.api_url}/jobs/{job_id}", "-H", "x-api-key: $API_KEY"])
     print(f"job {job_id}: {job['status']}, labels {[p['label'] for p in job.get('predictions') or []]}")
+    show_event(client, contract.JOB_FINISHED, job_id=job_id)
 
 
 def upload(client: DemoClient, work_dir: Path) -> None:
@@ -143,6 +155,19 @@ def upload(client: DemoClient, work_dir: Path) -> None:
             indent=2,
         )
     )
+    show_event(client, contract.UPLOAD_FINISHED, upload_key=f"{contract.UPLOADS_PREFIX}{source.name}")
+
+
+def show_event(client: DemoClient, detail_type: str, **detail: Any) -> None:
+    """Waits for the event the work put on the default bus (the local cloud's rule keeps it in a
+    queue) and prints it."""
+    show_command(
+        ["aws", "--endpoint-url", client.cloud.aws_endpoint, "sqs", "receive-message", "--queue-url",
+         client.events.queue_url, "--wait-time-seconds", "5"]
+    )  # fmt: skip
+    event = client.events.wait_for(detail_type, timeout=TIMEOUT_SECONDS, **detail)
+    print(f"the {detail_type!r} event it put on the default EventBridge bus:")
+    print(json.dumps({name: event[name] for name in ("source", "detail-type", "time", "detail")}, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,20 +2,22 @@
 ``make bench`` run the handlers against.
 
 `Cloud` provisions the buckets and queues the local cloud has (`resources.provision`, under
-names of its own), publishes a bundle, reads and writes the data bucket, and plays Lambda's SQS
-event source mapping one poll at a time: it receives from the real (moto) queues, hands the
-messages to a handler as the SQS event of `lambda_events` and deletes those the handler did not
-report as failed. API Gateway's events come from `lambda_events.api_event`.
+names of its own), publishes a bundle, reads and writes the data bucket, reads the events the
+functions put (`event_log`), and plays Lambda's SQS event source mapping one poll at a time: it
+receives from the real (moto) queues, hands the messages to a handler as the SQS event of
+`lambda_events` and deletes those the handler did not report as failed. API Gateway's events
+come from `lambda_events.api_event`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infra.local import lambda_events
+from infra.local.event_log import EventLog
 from infra.local.resources import LocalResources, ResourceNames, provision
 from model_build import bundle
 
@@ -26,11 +28,15 @@ class Cloud:
     sqs: Any
     resources: LocalResources
     version: str | None = None  # the version `publish_folder` published last
+    event_log: EventLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.event_log = EventLog(self.sqs, self.resources.events.url)
 
     @classmethod
-    def provision(cls, s3, sqs, names: ResourceNames | None = None) -> Cloud:
+    def provision(cls, s3, sqs, events, names: ResourceNames | None = None) -> Cloud:
         """The service's buckets and queues, under names no other run uses unless ``names`` says."""
-        return cls(s3, sqs, provision(s3, sqs, names or ResourceNames.unique()))
+        return cls(s3, sqs, provision(s3, sqs, events, names or ResourceNames.unique()))
 
     @property
     def model_bucket(self) -> str:
@@ -51,6 +57,10 @@ class Cloud:
     @property
     def uploads_queue_url(self) -> str:
         return self.resources.uploads.url
+
+    def finished_events(self, detail_type: str, **detail: Any) -> list[dict[str, Any]]:
+        """The events of ``detail_type`` put so far about this cloud's work, with these detail values."""
+        return self.event_log.about(detail_type, **detail)
 
     def function_environment(self) -> dict[str, str]:
         return self.resources.function_environment()

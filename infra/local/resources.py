@@ -1,4 +1,5 @@
-"""The buckets and queues of the service in moto, declared as the CDK stacks declare them.
+"""The buckets and queues of the service in moto, declared as the CDK stacks declare them, and the
+rule that keeps the events the functions put (`event_log`), which a user would add to AWS.
 
 The local cloud, the functional tests and the benchmarks all provision them here: the local
 cloud under fixed names, a test or a benchmark run under names of its own (`ResourceNames.unique`).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from functions import contract
 from functions.init_phase import RUNTIME_ENVIRONMENT
 from infra import settings
+from infra.local import event_log
 
 REGION = "us-east-1"
 # moto's default account, the one every queue ARN it hands out carries
@@ -25,6 +27,8 @@ MODEL_BUCKET = f"{_NAME}-models"
 DATA_BUCKET = f"{_NAME}-data"
 JOBS_QUEUE = f"{_NAME}-jobs"
 UPLOADS_QUEUE = f"{_NAME}-uploads"
+EVENTS_QUEUE = f"{_NAME}-events"
+EVENTS_RULE = f"{_NAME}-finished-to-queue"
 DEAD_LETTER_SUFFIX = "-dlq"
 
 
@@ -34,12 +38,15 @@ class ResourceNames:
     data_bucket: str = DATA_BUCKET
     jobs_queue: str = JOBS_QUEUE
     uploads_queue: str = UPLOADS_QUEUE
+    events_queue: str = EVENTS_QUEUE
+    events_rule: str = EVENTS_RULE
 
     @classmethod
     def unique(cls) -> ResourceNames:
         """Names no other test or run uses, so that runs sharing a moto server stay apart."""
         suffix = uuid.uuid4().hex[:12]
-        return cls(*(f"{name}-{suffix}" for name in (MODEL_BUCKET, DATA_BUCKET, JOBS_QUEUE, UPLOADS_QUEUE)))
+        names = (MODEL_BUCKET, DATA_BUCKET, JOBS_QUEUE, UPLOADS_QUEUE, EVENTS_QUEUE, EVENTS_RULE)
+        return cls(*(f"{name}-{suffix}" for name in names))
 
 
 # the local cloud's: one service per moto server
@@ -62,6 +69,7 @@ class LocalResources:
     data_bucket: str
     jobs: WorkQueue
     uploads: WorkQueue
+    events: event_log.EventQueue  # where the rule sends the events of this data bucket's work
     model_prefix: str = contract.MODEL_PREFIX
 
     def function_environment(self) -> dict[str, str]:
@@ -77,8 +85,9 @@ class LocalResources:
         }
 
 
-def provision(s3, sqs, names: ResourceNames = LOCAL_NAMES) -> LocalResources:
-    """Creates the buckets, the two work queues with their DLQs, and the uploads notification."""
+def provision(s3, sqs, events, names: ResourceNames = LOCAL_NAMES) -> LocalResources:
+    """Creates the buckets, the two work queues with their DLQs, the uploads notification, and the
+    events queue with its rule on the default bus."""
     s3.create_bucket(Bucket=names.model_bucket)
     s3.put_bucket_versioning(Bucket=names.model_bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.create_bucket(Bucket=names.data_bucket)
@@ -102,7 +111,12 @@ def provision(s3, sqs, names: ResourceNames = LOCAL_NAMES) -> LocalResources:
         Bucket=names.data_bucket, LifecycleConfiguration={"Rules": leftover_rules(contract.UPLOAD_WORK_PREFIX)}
     )
     s3.put_bucket_lifecycle_configuration(Bucket=names.model_bucket, LifecycleConfiguration={"Rules": leftover_rules()})
-    return LocalResources(model_bucket=names.model_bucket, data_bucket=names.data_bucket, jobs=jobs, uploads=uploads)
+    finished = event_log.create_event_queue(
+        events, sqs, queue_name=names.events_queue, rule_name=names.events_rule, data_bucket=names.data_bucket
+    )
+    return LocalResources(
+        model_bucket=names.model_bucket, data_bucket=names.data_bucket, jobs=jobs, uploads=uploads, events=finished
+    )
 
 
 def leftover_rules(work_prefix: str | None = None) -> list[dict]:

@@ -12,6 +12,7 @@ import boto3
 import requests
 
 from infra.local import resources
+from infra.local.event_log import EventLog
 from infra.local.process import LocalCloudProcess, poll_until
 
 API_KEY = "e2e-client-key-0123456789abcdef"
@@ -40,6 +41,8 @@ class LocalCloudUser:
         )
         self.s3 = session.client("s3", endpoint_url=self.aws_endpoint)
         self.sqs = session.client("sqs", endpoint_url=self.aws_endpoint)
+        # the events the functions put, as the local cloud's rule keeps them; read by every test
+        self.events = EventLog(self.sqs, self.queue_url(resources.EVENTS_QUEUE))
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.http.request(method, self.api_url + path, timeout=60, **kwargs)

@@ -43,6 +43,18 @@ def test_job_abstains_on_a_text_with_nothing_to_learn_from(local_cloud):
     assert answered["label"] == "positive" and answered["abstained"] is None
 
 
+def test_a_finished_job_puts_its_event_on_the_default_bus(local_cloud):
+    job_id = local_cloud.api("POST", "/jobs", json={"texts": ["superb moving story", "\u200b\u200b"]}).json()["job_id"]
+    local_cloud.finished_job(job_id)
+
+    event = local_cloud.events.wait_for(contract.JOB_FINISHED, job_id=job_id, timeout=30)
+
+    assert (event["source"], event["detail"]["status"]) == (contract.EVENT_SOURCE, "done")
+    assert event["detail"]["counts"] == {"texts": 2, "answered": 1, "abstained": 1}
+    assert event["detail"]["result_key"] == f"{contract.JOBS_PREFIX}{job_id}/result.json"
+    assert "superb" not in json.dumps(event)
+
+
 def test_unknown_job_is_404(local_cloud):
     response = local_cloud.api("GET", f"/jobs/{uuid.uuid4().hex}")
 

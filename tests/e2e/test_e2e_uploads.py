@@ -96,6 +96,22 @@ def test_large_file_is_split_into_chunks_and_joined_in_input_order(local_cloud, 
     assert [p["label"] for p in predictions] == ["negative", "positive"] * (count // 2)
 
 
+def test_a_chunked_upload_puts_one_event_on_the_default_bus_once_joined(local_cloud, tmp_path):
+    source = tmp_path / "announced.txt"
+    source.write_text("wonderful superb film\n" * 1000)
+    local_cloud.aws("s3", "cp", str(source), f"{DATA}e2e-announced.txt")
+    summary, _ = local_cloud.upload_results("e2e-announced.txt", timeout=120)
+
+    key = f"{contract.UPLOADS_PREFIX}e2e-announced.txt"
+    event = local_cloud.events.wait_for(contract.UPLOAD_FINISHED, upload_key=key, timeout=30)
+
+    assert summary["chunks"] > 1
+    assert (event["source"], event["detail"]["status"]) == (contract.EVENT_SOURCE, "done")
+    assert (event["detail"]["chunks"], event["detail"]["counts"]["lines"]) == (summary["chunks"], 1000)
+    assert event["detail"]["result_key"] == "results/e2e-announced.txt.summary.json"
+    assert len(local_cloud.events.about(contract.UPLOAD_FINISHED, upload_key=key)) == 1  # not one per chunk
+
+
 def test_upload_results_are_listed_with_the_cli(local_cloud, tmp_path):
     source = tmp_path / "listed.txt"
     source.write_text("a wonderful film\n")

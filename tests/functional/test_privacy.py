@@ -1,5 +1,6 @@
-"""Raw input text never reaches the logs: a marker sent through every route, the jobs consumer
-and every upload format (in good lines and in bad ones) must not appear in anything logged."""
+"""Raw input text never reaches the logs or the events: a marker sent through every route, the
+jobs consumer and every upload format (in good lines and in bad ones) must not appear in anything
+logged or put on the event bus."""
 
 import json
 
@@ -7,7 +8,7 @@ import pytest
 from serving_harness import api_event
 
 from functions import api, jobs, uploads
-from functions.contract import MAX_TEXT_CHARS
+from functions.contract import JOB_FINISHED, MAX_TEXT_CHARS, UPLOAD_FINISHED
 
 pytestmark = pytest.mark.functional
 
@@ -47,3 +48,6 @@ def test_no_route_or_consumer_logs_the_text_it_was_given(served, lambda_context,
         assert MARKER not in json.dumps(record.__dict__, default=str), record.getMessage()
     printed = capsys.readouterr()
     assert MARKER not in printed.out and MARKER not in printed.err
+    events = served.finished_events(JOB_FINISHED) + served.finished_events(UPLOAD_FINISHED)
+    assert len(events) == 4  # the job and the three files
+    assert MARKER not in json.dumps(events)

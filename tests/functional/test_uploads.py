@@ -218,8 +218,11 @@ def test_a_large_file_is_classified_in_chunks_and_joined_in_order(served, lambda
     counts = ("lines", "classified", "answered", "errors", "labels", "abstained", "languages", "error_lines")
     assert {k: summary[k] for k in counts} == {k: whole_summary[k] for k in counts}
     assert summary["abstained"]["no_evidence"] == 2 and summary["answered"] == 397
-    # parts and markers are gone; only the tiny claim and joined markers remain
+    # parts and markers are gone; only tiny markers remain: each run's finished one, and the
+    # chunked run's claim and joined ones
     assert sorted(key.rsplit("/", 1)[-1] for key in served.data_keys(UPLOAD_WORK_PREFIX)) == [
+        "finished.json",
+        "finished.json",
         "join-claim.json",
         "joined.json",
     ]
@@ -293,7 +296,7 @@ def test_redelivered_chunks_after_the_join_change_nothing(served, lambda_context
     after = served.s3.head_object(Bucket=served.data_bucket, Key="results/again.jsonl.summary.json")
     assert after["LastModified"] == before["LastModified"]
     assert served.data_keys(UPLOAD_WORK_PREFIX) and all(
-        k.endswith(("join-claim.json", "joined.json")) for k in served.data_keys(UPLOAD_WORK_PREFIX)
+        k.endswith(("join-claim.json", "joined.json", "finished.json")) for k in served.data_keys(UPLOAD_WORK_PREFIX)
     )
 
 
@@ -384,7 +387,8 @@ def test_chunks_of_a_file_replaced_meanwhile_are_dropped(served, lambda_context,
 
     predictions, summary = results(served, "moving.jsonl")
     assert summary["lines"] == len(predictions) == 3
-    assert served.data_keys(UPLOAD_WORK_PREFIX) == []  # the stale run left nothing behind
+    # the stale run left nothing behind: the one marker is the new run's
+    assert [key.rsplit("/", 1)[-1] for key in served.data_keys(UPLOAD_WORK_PREFIX)] == ["finished.json"]
 
 
 def test_the_last_delivery_of_an_upload_that_keeps_failing_reports_it_in_the_summary(

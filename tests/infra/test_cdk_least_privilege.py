@@ -1,5 +1,5 @@
 """Each role may touch exactly its part of the buckets: no function can write a model, training
-cannot see the data, each worker writes only its own prefix."""
+cannot see the data, each worker writes only its own prefix and puts events on the default bus only."""
 
 from __future__ import annotations
 
@@ -65,6 +65,38 @@ def test_function_reads_writes_and_deletes_only_its_own_data_prefixes(templates,
     assert _prefixes(allowed_resources(statements, "s3:DeleteObject"), DATA) == DATA_ACCESS[handler]["delete"]
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
         assert not {DATA, "*"} & set(allowed_resources(statements, action)), f"{handler} may {action} bucket-wide"
+
+
+# the account's default bus in the stack's region, as cdk-nag flattens the ARN
+DEFAULT_EVENT_BUS = "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default"
+# DESIGN.md, Events: the two workers put an event when their work finishes; the API puts none
+PUTS_EVENTS = {settings.JOBS_FUNCTION.handler, settings.UPLOADS_FUNCTION.handler}
+
+
+def _actions(statements, prefix: str) -> set[str]:
+    return {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if action.startswith(prefix)
+    }
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_only_the_workers_may_put_events_and_only_on_the_default_bus(templates, handler):
+    statements = _function_statements(templates, handler)
+
+    expected = [DEFAULT_EVENT_BUS] if handler in PUTS_EVENTS else []
+    assert allowed_resources(statements, "events:PutEvents") == expected
+    assert _actions(statements, "events:") == ({"events:PutEvents"} if handler in PUTS_EVENTS else set())
+
+
+def test_no_role_of_the_service_may_put_events_on_any_bus(templates):
+    service = templates["Service"]
+    for policy in resources(service, "AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert set(allowed_resources(statements, "events:PutEvents")) <= {DEFAULT_EVENT_BUS}
 
 
 def test_every_function_has_a_role_of_its_own(templates):

@@ -160,7 +160,7 @@ def moto_endpoint():
 @pytest.fixture(scope="module")
 def published_cloud(moto_endpoint, tiny_bundle_root) -> Cloud:
     """The service's buckets and queues on a moto server (the probe is another process), the tiny bundle published."""
-    s3, sqs = (
+    s3, sqs, events = (
         boto3.client(
             service,
             endpoint_url=moto_endpoint,
@@ -168,9 +168,9 @@ def published_cloud(moto_endpoint, tiny_bundle_root) -> Cloud:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        for service in ("s3", "sqs")
+        for service in ("s3", "sqs", "events")
     )
-    cloud = Cloud.provision(s3, sqs)
+    cloud = Cloud.provision(s3, sqs, events)
     cloud.publish_folder(tiny_bundle_root)
     return cloud
 

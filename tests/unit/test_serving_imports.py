@@ -37,8 +37,9 @@ def test_the_clients_know_only_the_services_the_functions_use(aws_credentials):
         assert clients._session().get_available_services() == sorted(clients.SERVICES)
         assert clients.s3_client().meta.service_model.service_name == "s3"
         assert clients.sqs_client().meta.service_model.service_name == "sqs"
+        assert clients.events_client().meta.service_model.service_name == "events"
     finally:
-        for factory in (clients._session, clients.s3_client, clients.sqs_client):
+        for factory in (clients._session, clients.s3_client, clients.sqs_client, clients.events_client):
             factory.cache_clear()
 
 
