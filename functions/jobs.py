@@ -39,7 +39,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(job_id=job_id)
     # SQS moves the message to the dead-letter queue after this delivery if it fails again
     last_attempt = int(record.attributes.approximate_receive_count) >= get_settings().max_receive_count
-    run_job(dependencies.data_bucket(), job_id, dependencies.model_store().current, last_attempt=last_attempt)
+    run_job(dependencies.data_bucket(), job_id, dependencies.model_store(), last_attempt=last_attempt)
 
 
 @logger.inject_lambda_context(clear_state=True)
