@@ -20,7 +20,7 @@ from typing import Any
 
 from functions.sentiment_model import SentimentModel
 from model_build import bundle
-from model_build.bundle import BundleError, Canary, Pointer, Release
+from model_build.bundle import BundleError, Canary, Pointer, PointerChangedError, Release
 from model_build.storage import Location
 
 SMOKE_TEXT = "A wonderful film: the acting was superb and I enjoyed every minute of it."
@@ -163,12 +163,21 @@ def promote(location: Location, version: str, *, canary: float | None = None) ->
 
 
 def rollback(location: Location) -> tuple[Pointer, Pointer]:
-    """Drops the canary if there is one, otherwise serves the previous version again."""
+    """Drops the canary if there is one, otherwise serves the previous version again (verified
+    first: it may have been deleted or damaged since it was served)."""
+    read = pointer(location)
+    back = None
+    if read is not None and read.canary is None and read.previous:
+        back = read.previous[0]
+        if verify(location, back.version).card_sha256 != back.card_sha256:
+            raise BundleError(f"the card of {back.version} changed since it was served: promote it instead")
     before: list[Pointer] = []
 
     def change(old: Pointer | None) -> Pointer:
         if old is None:
             raise NothingServedError("nothing is served yet: there is nothing to roll back")
+        if old.canary is None and old.previous and old.previous[0] != back:
+            raise PointerChangedError(f"{location.url}/{bundle.POINTER_FILE} changed since it was read; retry")
         before.append(old)
         return old.with_canary(None) if old.canary is not None else old.rolled_back()
 

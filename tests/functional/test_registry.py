@@ -339,3 +339,16 @@ def test_publishing_a_promoted_bundle_keeps_the_previous_version_in_the_history(
 
     pointer = bundle.read_pointer(open_location(store))
     assert (pointer.version, [entry.version for entry in pointer.previous]) == (card["version"], [old])
+
+
+def test_a_rollback_to_a_previous_version_that_was_damaged_since_is_refused(store, capsys):
+    first = served_version(store)
+    second = add_version(store, first)
+    assert run(capsys, "promote", second, "--store", store)[0] == 0
+    location = open_location(store)
+    location.put_bytes(f"{first}/{bundle.MODEL_FILE}", b"damaged since it was served")
+
+    status, _, err = run(capsys, "rollback", "--store", store)
+
+    assert status == registry.EXIT_FAILED and f"model.onnx of {first} fails verification" in one_error_line(err)
+    assert served_version(store) == second
