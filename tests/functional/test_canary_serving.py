@@ -171,3 +171,25 @@ def test_a_canary_that_fails_a_request_is_counted_as_the_canarys_error(
     assert response["statusCode"] == 500
     errors = [m for m in emitted_metrics(capsys.readouterr().out) if "Errors" in m and "ModelRole" in m]
     assert [m["ModelRole"] for m in errors] == [contract.CANARY_ROLE]
+
+
+def test_all_the_chunks_of_an_upload_are_answered_by_one_version_that_the_summary_names(
+    served, candidate, lambda_context, monkeypatch
+):
+    from functions import dependencies, uploads
+
+    point(served, served.version, candidate, 0.5)
+    monkeypatch.setenv("UPLOAD_CHUNK_BYTES", "4096")
+    dependencies.reset()
+    data = "".join(json.dumps({"text": f"a wonderful film, take {i}"}) + "\n" for i in range(600)).encode()
+    answered = set()
+    # several files of several chunks: were chunks routed one by one, some file would mix versions
+    for index in range(6):
+        served.put_data(f"uploads/canary/{index}.jsonl", data)
+        served.drain(served.uploads_queue_url, uploads.lambda_handler, lambda_context)
+        summary = json.loads(served.get_data(f"results/canary/{index}.jsonl.summary.json"))
+        assert summary["chunks"] > 3
+        assert summary["model_versions"] == {summary["model_version"]: 600}  # every chunk by one version
+        answered.add(summary["model_version"])
+
+    assert answered and answered <= {served.version, candidate}
