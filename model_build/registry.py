@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BundleError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as error:  # the scratch folder verification writes the bundle into
+        print(f"error: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
