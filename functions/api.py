@@ -125,7 +125,7 @@ _BODY_ERRORS = {
 )
 def classify(request: ClassifyRequest) -> ClassifyResponse:
     texts = request.all_texts()
-    result = classify_texts(dependencies.model_store().current, texts, explain=request.explain)
+    result = classify_texts(dependencies.model_store(), texts, explain=request.explain)
     logger.info(
         "classified",
         extra={

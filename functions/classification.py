@@ -1,13 +1,21 @@
-"""Classifying a list of texts with the model being served, measured per model version."""
+"""Classifying a list of texts with the model it is routed to, measured per model version."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from functions.observability import count, milliseconds, model_metrics
+from functions.observability import count, milliseconds, model_metrics, role_count
 from functions.sentiment_model import Prediction, SentimentModel
+
+
+class ModelRouter(Protocol):
+    """Which model answers a unit of work (`functions.model_store.ModelStore`)."""
+
+    def route(self, key: str | None = None) -> SentimentModel: ...
+
+    def role(self, version: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -16,15 +24,19 @@ class Classification:
     predictions: list[Prediction]
 
 
-def classify_texts(
-    current_model: Callable[[], SentimentModel], texts: list[str], *, explain: bool = False
-) -> Classification:
-    """Predictions in input order, each with its explanation if ``explain``; raises
-    `ModelUnavailableError` when no model is served."""
-    model = current_model()
+def classify_texts(models: ModelRouter, texts: list[str], *, explain: bool = False) -> Classification:
+    """Predictions in input order, all by the one model the texts are routed to, each with its
+    explanation if ``explain``; raises `ModelUnavailableError` when no model is served."""
+    model = models.route()
+    role = models.role(model.version)
     started = time.perf_counter()
-    predictions = model.classify(texts, explain=explain)
+    try:
+        predictions = model.classify(texts, explain=explain)
+    except Exception:
+        role_count(role, "Errors", 1)
+        raise
     with model_metrics(model.version) as metric:
         count(metric, "Predictions", len(texts))
         milliseconds(metric, "Latency", time.perf_counter() - started)
+    role_count(role, "Predictions", len(texts))
     return Classification(model.version, predictions)

@@ -34,6 +34,15 @@ UPLOAD_FINISHED = "Upload Finished"
 # how often a warm function re-reads the model pointer unless MODEL_REFRESH_SECONDS says otherwise
 MODEL_REFRESH_SECONDS = 60
 
+# Metrics (CloudWatch EMF, functions.observability): the namespace, the service dimension every
+# record carries, and the dimension that counts the work of the current model and of a canary
+# apart whatever their versions (the CDK app alarms on the canary's).
+METRICS_NAMESPACE = APP_NAME
+METRICS_SERVICE = "sentiment"
+MODEL_ROLE_DIMENSION = "ModelRole"
+CURRENT_ROLE = "current"
+CANARY_ROLE = "canary"
+
 # Request limits of the contract (DESIGN.md).
 MAX_TEXTS_PER_CLASSIFY = 64
 MAX_TEXTS_PER_JOB = 10_000

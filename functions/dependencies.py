@@ -76,7 +76,7 @@ def upload_processor() -> UploadProcessor:
 
     return UploadProcessor(
         data_bucket(),
-        current_model=model_store().current,
+        models=model_store(),
         chunk_queue=uploads_queue,
         chunk_bytes=get_settings().upload_chunk_bytes,
         events=event_bus(),

@@ -14,20 +14,18 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from functions.api_models import StoredJobRequest
-from functions.classification import classify_texts
+from functions.classification import ModelRouter, classify_texts
 from functions.contract import JOBS_PREFIX, MAX_TEXT_CHARS, MAX_TEXTS_PER_JOB
 from functions.events import EventBus, announce, job_finished
 from functions.language import UNDETERMINED
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
-from functions.sentiment_model import SentimentModel
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 # What a prediction of a result written before predictions carried a language and an abstention
@@ -113,23 +111,17 @@ def job_id_of_message(body: str) -> str:
     return job_id
 
 
-def run_job(
-    bucket: Bucket,
-    job_id: str,
-    current_model: Callable[[], SentimentModel],
-    *,
-    events: EventBus,
-    last_attempt: bool = False,
-) -> None:
-    """Classifies one job once; a job that already has a result is left as it is. An error
-    propagates (the delivery is retried); on the ``last_attempt`` the job is marked failed first.
-    The job's event goes to ``events`` once its result is stored."""
+def run_job(bucket: Bucket, job_id: str, models: ModelRouter, *, events: EventBus, last_attempt: bool = False) -> None:
+    """Classifies one job once, all of it by one model (the result names it); a job that already
+    has a result is left as it is. An error propagates (the delivery is retried); on the
+    ``last_attempt`` the job is marked failed first. The job's event goes to ``events`` once its
+    result is stored."""
     if bucket.head(_result_key(job_id)) is not None:
         logger.info("job already finished", extra={"job_id": job_id})
         return
     try:
         texts = _texts_of_request(bucket.get_bytes(_request_key(job_id)))
-        result = classify_texts(current_model, texts)
+        result = classify_texts(models, texts)
     except _UnusableRequestError as reason:
         _fail(bucket, job_id, str(reason), events)
         return

@@ -43,7 +43,7 @@ def record_handler(record: SQSRecord) -> None:
     run_job(
         dependencies.data_bucket(),
         job_id,
-        dependencies.model_store().current,
+        dependencies.model_store(),
         events=dependencies.event_bus(),
         last_attempt=last_attempt,
     )

@@ -1,5 +1,13 @@
-"""The model a container serves: found through ``current.json``, verified, loaded once, swapped
-when a new version is published.
+"""The models a container serves: found through ``current.json``, verified, loaded once, swapped
+when the pointer changes.
+
+The pointer names the version served and may name a canary with a weight; the store then holds
+both and `ModelStore.route` picks, for each unit of work (a request, a job, an upload), the
+canary with that probability and the current version otherwise. A unit is answered wholly by
+the model it was routed to (its answer names that version). A key routes the same way every
+time (the chunks of one upload all go to one version); without one the draw is random (the
+source of randomness is injectable for tests). A canary that is completed becomes the current
+model without a reload; one that is dropped is unloaded.
 
 The store re-reads the pointer at most every ``refresh_seconds`` (every second while it has no
 model at all). A new version is downloaded into its own folder under the cache directory,
@@ -15,6 +23,8 @@ the lock. Folders of versions no longer served are removed.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import shutil
 import threading
 import time
@@ -22,12 +32,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from functions.object_store import Bucket, StorageError
-from functions.observability import count, logger, milliseconds, model_metrics, subsegment
+from functions.observability import count, logger, milliseconds, model_metrics, role_count, subsegment
 from functions.sentiment_model import SentimentModel
 from model_build import bundle
-from model_build.bundle import BundleError, Pointer
+from model_build.bundle import BundleError, Pointer, Release
 from model_build.preprocess import PreprocessConfigError, Preprocessor
 
 NO_MODEL_RETRY_SECONDS = 1.0
@@ -36,8 +47,31 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
 
 
+Role = Literal["current", "canary"]  # contract.CURRENT_ROLE, contract.CANARY_ROLE
+
+
 class ModelUnavailableError(Exception):
     """No model can be served: none is published, or none published so far could be loaded."""
+
+
+@dataclass(frozen=True)
+class _Serving:
+    """What the store serves: replaced whole, so a request reads one consistent state."""
+
+    current: SentimentModel
+    current_card_sha256: str
+    canary: SentimentModel | None = None
+    canary_card_sha256: str | None = None
+    weight: float = 0.0
+
+    def loaded(self) -> dict[tuple[str, str], SentimentModel]:
+        models = {(self.current.version, self.current_card_sha256): self.current}
+        if self.canary is not None and self.canary_card_sha256 is not None:
+            models[(self.canary.version, self.canary_card_sha256)] = self.canary
+        return models
+
+    def versions(self) -> set[str]:
+        return {version for version, _ in self.loaded()}
 
 
 @dataclass(frozen=True)
@@ -61,29 +95,59 @@ class ModelStore:
         refresh_seconds: float,
         threads: int,
         clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self._source = source
         self._cache_dir = cache_dir
         self._refresh_seconds = refresh_seconds
         self._threads = threads
         self._clock = clock
+        self._draw = draw  # uniform in [0, 1): routes work that has no key
         self._lock = threading.Lock()
-        self._model: SentimentModel | None = None
-        self._pointer: Pointer | None = None
-        self._refused: Pointer | None = None
+        self._serving: _Serving | None = None
+        self._seen: Pointer | None = None  # the pointer last acted on, whether loaded or refused
         self._problem = "no model has been loaded yet"
         self._next_check = float("-inf")
         self._failed_refreshes = 0
 
     def current(self) -> SentimentModel:
-        """The model to serve now; raises `ModelUnavailableError` when there is none."""
+        """The current model (not the canary): the one ``GET /model`` describes; raises
+        `ModelUnavailableError` when there is none."""
+        return self._refreshed().current
+
+    def route(self, key: str | None = None) -> SentimentModel:
+        """The model that answers one unit of work: the canary with the pointer's weight, the
+        current model otherwise. Work with the same ``key`` goes the same way."""
+        serving = self._refreshed()
+        if serving.canary is not None and self._share(key) < serving.weight:
+            return serving.canary
+        return serving.current
+
+    def role(self, version: str) -> Role | None:
+        """``version``'s part while a canary is served, None while there is none."""
+        serving = self._serving
+        if serving is None or serving.canary is None:
+            return None
+        return "canary" if version == serving.canary.version else "current"
+
+    def _share(self, key: str | None) -> float:
+        if key is None:
+            return self._draw()
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+    @property
+    def _model(self) -> SentimentModel | None:
+        return None if self._serving is None else self._serving.current
+
+    def _refreshed(self) -> _Serving:
         if self._clock() >= self._next_check:
             with self._lock:
                 if self._clock() >= self._next_check:
                     self._refresh()
-        if self._model is None:
+        serving = self._serving
+        if serving is None:
             raise ModelUnavailableError(f"no model is available: {self._problem}")
-        return self._model
+        return serving
 
     def preload(self) -> None:
         """Loads the published model now, ahead of the first request. When no model can be
@@ -98,8 +162,8 @@ class ModelStore:
     def _refresh(self) -> None:
         try:
             pointer = self._read_pointer()
-            if pointer is not None and pointer not in (self._pointer, self._refused):
-                self._swap_to(pointer)
+            if pointer is not None and pointer != self._seen:
+                self._apply(pointer)
             self._failed_refreshes = 0
         except Exception as error:  # noqa: BLE001 - whatever breaks a refresh must not break a request
             self._failed(error)
@@ -135,30 +199,62 @@ class ModelStore:
             logger.error("refused the model pointer", extra={"error": str(error)})
             return None
 
-    def _swap_to(self, pointer: Pointer) -> None:
+    def _apply(self, pointer: Pointer) -> None:
+        """Serves what ``pointer`` names. Models already loaded are kept (a completed canary
+        becomes the current model as it is); a current version that is refused leaves
+        everything as it was, a refused canary leaves the current version serving alone."""
+        loaded = {} if self._serving is None else self._serving.loaded()
+        current = self._model_of(Release(pointer.version, pointer.card_sha256), loaded, "current")
+        if current is None:
+            self._seen = pointer
+            return
+        canary = None
+        if pointer.canary is not None:
+            canary = self._model_of(pointer.canary.release, loaded, "canary")
+        previous = self._serving
+        self._serving = _Serving(
+            current, pointer.card_sha256,
+            canary, pointer.canary.release.card_sha256 if canary and pointer.canary else None,
+            pointer.canary.weight if canary and pointer.canary else 0.0,
+        )  # fmt: skip
+        self._seen = pointer
+        if previous is None or previous.current is not current or previous.canary is not canary:
+            logger.info(
+                "serving a model",
+                extra={"model_version": current.version, "previous_version": previous and previous.current.version,
+                       "canary_version": canary and canary.version, "canary_weight": self._serving.weight},
+            )  # fmt: skip
+        self._remove_other_versions(keep=self._serving.versions())
+
+    def _model_of(
+        self, release: Release, loaded: dict[tuple[str, str], SentimentModel], role: Role
+    ) -> SentimentModel | None:
+        """The model of ``release``, as loaded already or loaded now; None if it is refused."""
+        model = loaded.get((release.version, release.card_sha256))
+        if model is not None:
+            return model
         started = time.perf_counter()
         try:
             with subsegment("load_model"):
-                model = self._load(pointer)
+                model = self._load(release)
         except BundleError as error:
-            self._refused = pointer
-            self._problem = f"the published bundle {pointer.version} was refused ({error})"
-            logger.error("refused a model bundle", extra={"model_version": pointer.version, "error": str(error)})
-            with model_metrics(pointer.version) as metric:
+            self._problem = f"the published bundle {release.version} was refused ({error})"
+            logger.error(
+                "refused a model bundle", extra={"model_version": release.version, "role": role, "error": str(error)}
+            )
+            with model_metrics(release.version) as metric:
                 count(metric, "RefusedBundles", 1)
-            return
+            role_count(role if role == "canary" else None, "RefusedBundles", 1)
+            return None
         seconds = time.perf_counter() - started
-        previous, self._model, self._pointer = self._model, model, pointer
         logger.info(
-            "serving a model",
-            extra={"model_version": model.version, "previous_version": previous and previous.version,
-                   "load_ms": round(seconds * 1000, 1)},
-        )  # fmt: skip
+            "loaded a model", extra={"model_version": model.version, "role": role, "load_ms": round(seconds * 1000, 1)}
+        )
         with model_metrics(model.version) as metric:
             milliseconds(metric, "ModelLoadTime", seconds)
-        self._remove_other_versions(keep=model.version)
+        return model
 
-    def _load(self, pointer: Pointer) -> SentimentModel:
+    def _load(self, pointer: Release) -> SentimentModel:
         version = pointer.version
         folder = self._cache_dir / version
         shutil.rmtree(folder, ignore_errors=True)  # a previous attempt's leftovers
@@ -197,7 +293,7 @@ class ModelStore:
             raise BundleError(f"{self._source.describe(f'{version}/{name}')} does not exist")
         return data
 
-    def _remove_other_versions(self, keep: str) -> None:
+    def _remove_other_versions(self, keep: set[str]) -> None:
         for folder in self._cache_dir.iterdir():
-            if folder.is_dir() and folder.name != keep:
+            if folder.is_dir() and folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)

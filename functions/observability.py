@@ -3,7 +3,10 @@
 Logs are JSON (Powertools Logger) and never carry raw input text: lengths and counts only.
 Metrics are CloudWatch EMF in the ``Sentiment`` namespace. The handlers flush `metrics` for the
 cold-start metric and the service's own counts (events not put); everything about predictions
-goes out through `model_metrics`, with the model version as a dimension.
+goes out through `model_metrics`, with the model version as a dimension. While a canary is
+served, `role_count` also counts by the model's part (``ModelRole``: ``current`` or
+``canary``), a dimension whose values do not change from one version to the next, so an alarm
+can watch the canary whatever its version.
 
 The X-Ray SDK is slow to import (it builds a botocore client of its own), so the
 Powertools Tracer is built on the first traced call, and only where tracing can work: inside
@@ -22,10 +25,10 @@ from collections.abc import Callable, Iterator
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from functions.contract import APP_NAME
+from functions import contract
 
-NAMESPACE = APP_NAME
-SERVICE = "sentiment"
+NAMESPACE = contract.METRICS_NAMESPACE
+SERVICE = contract.METRICS_SERVICE
 MODEL_VERSION_DIMENSION = "ModelVersion"
 
 logger = Logger(service=SERVICE)
@@ -45,6 +48,16 @@ def model_metrics(version: str) -> Iterator[EphemeralMetrics]:
     unit = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     unit.add_dimension(MODEL_VERSION_DIMENSION, version)
     yield unit
+    unit.flush_metrics()
+
+
+def role_count(role: str | None, name: str, value: float) -> None:
+    """One EMF record counting ``name`` for a model's part (nothing when ``role`` is None: no canary)."""
+    if role is None:
+        return
+    unit = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    unit.add_dimension(contract.MODEL_ROLE_DIMENSION, role)
+    count(unit, name, value)
     unit.flush_metrics()
 
 

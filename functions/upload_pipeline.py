@@ -10,7 +10,9 @@ write, a marker holding its counts. The chunk whose marker completes the set cla
 it can. The join writes the same bytes whoever runs it, so a redelivered chunk that finds its
 own claim redoes a join that crashed; a ``joined`` marker stops every later delivery. Reads of
 the upload are pinned to the ETag it was planned with: if the file is replaced meanwhile, the
-stale run stops and the new upload's own notification produces the results.
+stale run stops and the new upload's own notification produces the results. Every range is
+classified by the model its upload's run is routed to, so all the chunks of one upload go to
+one version while the pointer stays as it is (the summary names the versions that answered).
 
 Once the summary is written (done or failed), the run's one "Upload Finished" event is put by the
 delivery whose conditional write creates the run's ``finished`` marker: a redelivered message, a
@@ -26,11 +28,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 
+from functions.classification import ModelRouter
 from functions.contract import UPLOADS_PREFIX
 from functions.events import EventBus, announce, upload_finished
 from functions.object_store import Bucket, ObjectChangedError, ObjectInfo, Queue
-from functions.observability import count, logger, milliseconds, model_metrics
-from functions.sentiment_model import SentimentModel
+from functions.observability import count, logger, milliseconds, model_metrics, role_count
 from functions.upload_chunking import csv_header_end, csv_record_cuts, line_cuts
 from functions.upload_formats import FORMATS, MAX_LINE_BYTES, CsvColumns, UnreadableHeaderError, csv_columns, records
 from functions.upload_summary import Tally, failure_summary, summary
@@ -49,14 +51,14 @@ class UploadProcessor:
         self,
         bucket: Bucket,
         *,
-        current_model: Callable[[], SentimentModel],
+        models: ModelRouter,
         chunk_queue: Callable[[], Queue],
         chunk_bytes: int,
         events: EventBus,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bucket = bucket
-        self._current_model = current_model
+        self._models = models
         self._chunk_queue = chunk_queue
         self._chunk_bytes = chunk_bytes
         self._events = events
@@ -89,7 +91,7 @@ class UploadProcessor:
             return self._plan_chunks(upload, info, columns, data_start, started)
         try:
             with self._bucket.writer(upload.predictions_key) as out:
-                tally = self._classify_range(info, upload.format, data_start, info.size, columns, out)
+                tally = self._classify_range(upload.run, info, upload.format, data_start, info.size, columns, out)
         except ObjectChangedError:
             logger.warning("upload changed while classified, skipped", extra={"key": upload.key})
             return None
@@ -111,7 +113,7 @@ class UploadProcessor:
         self._announce(upload, document)
 
     def _write_summary(self, upload: Upload, tally: Tally, *, chunks: int, started: float) -> None:
-        labels = self._current_model().labels
+        labels = self._models.route(upload.run).labels
         document = summary(upload, tally, chunks=chunks, started=started, finished=self._clock(), labels=labels)
         self._bucket.put_bytes(upload.summary_key, json.dumps(document, indent=2).encode())
         logger.info(
@@ -193,7 +195,7 @@ class UploadProcessor:
         columns = CsvColumns(**task.columns) if task.columns else None
         part_key = task.part_key(attempt=uuid.uuid4().hex[:12])
         with self._bucket.writer(part_key) as out:
-            tally = self._classify_range(task.object, task.format, task.start, task.end, columns, out)
+            tally = self._classify_range(task.run, task.object, task.format, task.start, task.end, columns, out)
         marker = {"part": part_key, "tally": tally.to_dict(), "started": started, "finished": self._clock()}
         if not self._bucket.create(task.done_key(task.index), json.dumps(marker).encode()):
             # another delivery of this chunk finished first: its part is the one joined
@@ -229,10 +231,11 @@ class UploadProcessor:
     # classifying ---------------------------------------------------------------------------
 
     def _classify_range(
-        self, info: ObjectInfo, fmt: str, start: int, end: int, columns: CsvColumns | None, out
+        self, run: str, info: ObjectInfo, fmt: str, start: int, end: int, columns: CsvColumns | None, out
     ) -> Tally:
         began = time.perf_counter()
-        model = self._current_model()
+        model = self._models.route(run)
+        role = self._models.role(model.version)
         tally = Tally()
         pending: list = []
         texts: list[str] = []
@@ -258,13 +261,20 @@ class UploadProcessor:
             texts.clear()
 
         stream = self._bucket.open_range(info, start, end)
-        for record in records(stream, fmt, at_file_start=start == 0, columns=columns):
-            pending.append(record)
-            if record.error is None:
-                texts.append(record.text)
-                if len(texts) >= CLASSIFY_BATCH:
-                    flush()
-        flush()
+        try:
+            for record in records(stream, fmt, at_file_start=start == 0, columns=columns):
+                pending.append(record)
+                if record.error is None:
+                    texts.append(record.text)
+                    if len(texts) >= CLASSIFY_BATCH:
+                        flush()
+            flush()
+        except ObjectChangedError:
+            raise  # the upload changed: no fault of the model
+        except Exception:
+            role_count(role, "Errors", 1)
+            raise
+        role_count(role, "Predictions", tally.classified)
         tally.model_versions[model.version] += tally.classified
         tally.classify_seconds = time.perf_counter() - began
         with model_metrics(model.version) as metric:

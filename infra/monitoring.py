@@ -1,5 +1,7 @@
 """Alarms and a dashboard for the serving side: dead letters, function errors and throttles,
-API 5xx and latency. Every alarm notifies one SNS topic (and an e-mail address, if given)."""
+API 5xx and latency, and the canary's errors and refused bundles (the functions count them by
+``ModelRole``, whatever the canary's version). Every alarm notifies one SNS topic (and an
+e-mail address, if given)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions import contract
 from infra import settings
 from infra.nag import acknowledge
 
@@ -60,6 +63,16 @@ class ServiceMonitoring(Construct):
             )
         self._alarm("Api5xx", rest_api.metric_server_error(period=self._period), "API answered 5xx")
         self._alarm(
+            "CanaryErrors",
+            self.canary_metric("Errors"),
+            "the canary model failed requests, jobs or uploads: roll it back (python -m model_build.registry rollback)",
+        )
+        self._alarm(
+            "CanaryRefused",
+            self.canary_metric("RefusedBundles"),
+            "the functions refused the canary's bundle and serve the current version alone",
+        )
+        self._alarm(
             "ApiLatency",
             rest_api.metric_latency(period=self._period, statistic="p99"),
             f"API p99 latency above {settings.ALARMS.api_p99_latency_ms} ms",
@@ -67,6 +80,17 @@ class ServiceMonitoring(Construct):
             evaluation_periods=settings.ALARMS.latency_evaluation_periods,
         )
         self.dashboard = self._dashboard(functions, work_queues, dead_letter_queues, rest_api)
+
+    def canary_metric(self, name: str) -> cloudwatch.Metric:
+        """A metric the functions count by role (Predictions, Errors, RefusedBundles), summed over the canary's work."""
+        return cloudwatch.Metric(
+            namespace=contract.METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={contract.MODEL_ROLE_DIMENSION: contract.CANARY_ROLE,
+                            "service": contract.METRICS_SERVICE},
+            period=self._period,
+            statistic="Sum",
+        )  # fmt: skip
 
     def _alarm(
         self,
@@ -149,6 +173,24 @@ class ServiceMonitoring(Construct):
                     for name, queue in work_queues.items()
                 ],
                 width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Canary: its share of the work and its failures",
+                left=[
+                    cloudwatch.Metric(
+                        namespace=contract.METRICS_NAMESPACE,
+                        metric_name="Predictions",
+                        period=period,
+                        statistic="Sum",
+                        dimensions_map={contract.MODEL_ROLE_DIMENSION: role, "service": contract.METRICS_SERVICE},
+                        label=f"{role} predictions",
+                    )  # fmt: skip
+                    for role in (contract.CURRENT_ROLE, contract.CANARY_ROLE)
+                ],
+                right=[self.canary_metric(name) for name in ("Errors", "RefusedBundles")],
+                width=24,
             ),
         )
         return dashboard

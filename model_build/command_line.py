@@ -16,6 +16,8 @@ Types: anything callable on a string (``str``, ``int``, ``float``, ``Path``), ``
 
 Values are checked by the dataclass's own ``__post_init__``, which raises `OptionError`; `parse`
 prints that, like every argparse error, as one ``error: ...`` line and exits with status 2.
+A ``flag`` without leading dashes makes a positional argument. A command with subcommands
+(``registry list|show|...``) gives each one its dataclass: `parse_command`.
 """
 
 from __future__ import annotations
@@ -72,10 +74,41 @@ def flags(options_type: type) -> dict[str, str]:
 def build_parser(options_type: type, **parser_arguments: Any) -> argparse.ArgumentParser:
     """An argparse parser with one option per field of ``options_type`` (keywords go to ArgumentParser)."""
     parser = _OneLineErrorParser(formatter_class=_HelpWithDefaults, **parser_arguments)
+    _add_options(parser, options_type)
+    return parser
+
+
+def _add_options(parser: argparse.ArgumentParser, options_type: type) -> None:
     hints = typing.get_type_hints(options_type)
     for field in _option_fields(options_type):
         parser.add_argument(flag_of(field, hints[field.name]), **_argument(field, hints[field.name]))
+
+
+def build_command_parser(commands: dict[str, tuple[type, str]], **parser_arguments: Any) -> argparse.ArgumentParser:
+    """A parser of ``PROG COMMAND [options]``: ``commands`` maps each name to its options'
+    dataclass and a one-line help; the name chosen lands in ``command``."""
+    parser = _OneLineErrorParser(formatter_class=_HelpWithDefaults, **parser_arguments)
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (options_type, help_text) in commands.items():
+        command = subcommands.add_parser(
+            name, help=help_text, description=options_type.__doc__ or help_text, formatter_class=_HelpWithDefaults
+        )
+        _add_options(command, options_type)
     return parser
+
+
+def parse_command(
+    commands: dict[str, tuple[type, str]], argv: Sequence[str] | None = None, **parser_arguments: Any
+) -> tuple[str, Any]:
+    """The command named in ``argv`` and its options; a bad one ends the process as `parse` does."""
+    parser = build_command_parser(commands, **parser_arguments)
+    arguments = vars(parser.parse_args(argv))
+    name = arguments.pop("command")
+    options_type = commands[name][0]
+    try:
+        return name, options_type(**arguments)
+    except OptionError as error:
+        parser.error(f"{flags(options_type).get(error.option, error.option)} {error.problem}")
 
 
 def parse(options_type: type[Options], argv: Sequence[str] | None = None, **parser_arguments: Any) -> Options:
@@ -94,9 +127,13 @@ def _option_fields(options_type: type) -> list[dataclasses.Field]:
 
 def _argument(field: dataclasses.Field, hint: Any) -> dict[str, Any]:
     """The keywords of ``add_argument`` for one field."""
-    argument: dict[str, Any] = {"dest": field.name, "help": field.metadata.get("help")}
+    argument: dict[str, Any] = {"help": field.metadata.get("help")}
     if field.metadata.get("metavar"):
         argument["metavar"] = field.metadata["metavar"]
+    if not flag_of(field, hint).startswith("-"):  # a positional: required, its name is its dest
+        argument["type"] = hint
+        return argument
+    argument["dest"] = field.name
     if field.default is not dataclasses.MISSING:
         argument["default"] = field.default
     elif field.default_factory is not dataclasses.MISSING:

@@ -37,5 +37,6 @@ def publish_if_missing(s3, model_bucket: str, models: Path) -> str:
     # data files, card, pointer last: the order `bundle.publish` keeps, for the same reason
     for name in (*bundle.DATA_FILES, bundle.CARD_FILE):
         target.put_file(f"{pointer.version}/{name}", models / pointer.version / name)
-    target.put_bytes(bundle.POINTER_FILE, pointer.to_json())
+    # the folder's history names versions the bucket does not hold: the bucket's starts here
+    target.put_bytes(bundle.POINTER_FILE, bundle.promoted(None, pointer.release).to_json())
     return pointer.version

@@ -1,11 +1,12 @@
-"""Alarms on dead letters, function errors and throttles, API 5xx and latency, all notifying
-the alarm topic; and a dashboard."""
+"""Alarms on dead letters, function errors and throttles, API 5xx and latency, the canary's
+errors and refused bundles, all notifying the alarm topic; and a dashboard."""
 
 from __future__ import annotations
 
 import pytest
 from template_queries import event_source_for, function_for_handler, resources
 
+from functions import contract
 from infra import settings
 
 pytestmark = pytest.mark.infra
@@ -61,9 +62,25 @@ def test_the_api_alarms_on_5xx_and_on_p99_latency(alarms):
     assert latency["EvaluationPeriods"] == settings.ALARMS.latency_evaluation_periods
 
 
+@pytest.mark.parametrize("metric", ["Errors", "RefusedBundles"])
+def test_the_canary_alarms_on_its_first_error_and_refused_bundle_whatever_its_version(alarms, metric):
+    (alarm,) = _alarmed(alarms, metric, contract.MODEL_ROLE_DIMENSION)
+    assert alarm["Namespace"] == contract.METRICS_NAMESPACE
+    # the dimensions the functions' EMF records carry (functions.observability.role_count), no version
+    assert {item["Name"]: item["Value"] for item in alarm["Dimensions"]} == {
+        contract.MODEL_ROLE_DIMENSION: contract.CANARY_ROLE,
+        "service": contract.METRICS_SERVICE,
+    }
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+
 def test_every_alarm_notifies_the_alarm_topic_and_ignores_silence(service, alarms):
     (topic_id,) = resources(service, "AWS::SNS::Topic")
-    assert len(alarms) == 2 + 2 * len(HANDLERS) + 2
+    assert len(alarms) == 2 + 2 * len(HANDLERS) + 2 + 2
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["TreatMissingData"] == "notBreaching"
