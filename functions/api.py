@@ -200,7 +200,32 @@ def health() -> HealthResponse:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document():
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_json())
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_served_openapi_json())
+
+
+def _served_openapi_json() -> str:
+    """The document, with the labels of the model(s) served now when there are any (a model
+    trained on a team's own data has its own)."""
+    try:
+        labels = dependencies.model_store().labels()
+    except ModelUnavailableError:
+        return _openapi_json()
+    return _openapi_json_with_labels(labels)
+
+
+@cache
+def _openapi_json_with_labels(labels: tuple[str, ...]) -> str:
+    document = json.loads(_openapi_json())
+    properties = document["components"]["schemas"]["PredictionBody"]["properties"]
+    listed = ", ".join(labels)
+    label, probabilities = properties["label"], properties["probabilities"]
+    label["anyOf"][0]["enum"] = list(labels)
+    label["description"] = f"One of the model's labels ({listed}); null when the service abstains"
+    probabilities["anyOf"][0]["propertyNames"] = {"enum": list(labels)}
+    probabilities["description"] = (
+        f"The calibrated probability of every label ({listed}); null when the service abstains"
+    )
+    return json.dumps(document)
 
 
 # Swagger UI over the same document, as Powertools' `enable_swagger` serves it (with `?format=json`

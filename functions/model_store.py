@@ -123,6 +123,14 @@ class ModelStore:
             return serving.canary
         return serving.current
 
+    def labels(self) -> tuple[str, ...]:
+        """Every label an answer may carry now: the current model's, then a canary's others."""
+        serving = self._refreshed()
+        labels = list(serving.current.labels)
+        if serving.canary is not None:
+            labels += [label for label in serving.canary.labels if label not in labels]
+        return tuple(labels)
+
     def role(self, version: str) -> Role | None:
         """``version``'s part while a canary is served, None while there is none."""
         serving = self._serving

@@ -91,4 +91,3 @@ class TrainingStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "JobQueueArn", value=training.job_queue.job_queue_arn)
         cdk.CfnOutput(self, "JobDefinitionArn", value=training.job_definition.job_definition_arn)
-        cdk.CfnOutput(self, "ModelsLocation", value=training.models_location)

@@ -4,8 +4,9 @@
     python -m infra.train_cloud --stage dev --data s3://<data bucket>/training-data/tickets.csv \\
         --label-column category [--test-data s3://...] [-- --epochs 8]
 
-It reads the training stack's outputs (the job queue, the job definition and where bundles are
-published) from CloudFormation and submits one job whose command is ``python -m
+It reads the training stack's outputs (the job queue and the job definition) from
+CloudFormation, where bundles are published from the job definition's own command (its
+``--out``), and submits one job whose command is ``python -m
 model_build.train`` with these arguments, the same command as on a laptop. The job's role reads
 labelled datasets under ``s3://<data bucket>/training-data/`` only (DESIGN.md: data bucket).
 """
@@ -23,7 +24,7 @@ from functions.contract import TRAINING_DATA_PREFIX
 from model_build.labelled_data import is_labelled_source
 
 STACK_NAME = "Sentiment-{stage}-Training"
-OUTPUTS = ("JobQueueArn", "JobDefinitionArn", "ModelsLocation")
+OUTPUTS = ("JobQueueArn", "JobDefinitionArn")
 
 
 class SubmitError(Exception):
@@ -71,6 +72,16 @@ def stack_outputs(cloudformation, stage: str) -> dict[str, str]:
     return outputs
 
 
+def published_location(batch, job_definition_arn: str) -> str:
+    """The ``--out`` of the job definition's command: where the deployment publishes bundles."""
+    try:
+        (definition,) = batch.describe_job_definitions(jobDefinitions=[job_definition_arn])["jobDefinitions"]
+        command = definition["containerProperties"]["command"]
+        return command[command.index("--out") + 1]
+    except Exception as error:
+        raise SubmitError(f"cannot read the job definition {job_definition_arn}: {error}") from None
+
+
 def submit(batch, cloudformation, stage: str, request: TrainingRequest) -> dict[str, str]:
     """Submits the job; returns its name and id."""
     if request.data is not None and request.data.startswith("s3://") and f"/{TRAINING_DATA_PREFIX}" not in request.data:
@@ -80,13 +91,14 @@ def submit(batch, cloudformation, stage: str, request: TrainingRequest) -> dict[
             file=sys.stderr,
         )
     outputs = stack_outputs(cloudformation, stage)
+    models_location = published_location(batch, outputs["JobDefinitionArn"])
     name = request.job_name()
     try:
         answer = batch.submit_job(
             jobName=name,
             jobQueue=outputs["JobQueueArn"],
             jobDefinition=outputs["JobDefinitionArn"],
-            containerOverrides={"command": request.command(outputs["ModelsLocation"])},
+            containerOverrides={"command": request.command(models_location)},
         )
     except Exception as error:
         raise SubmitError(f"AWS Batch refused the job: {str(error).splitlines()[0]}") from None

@@ -124,7 +124,6 @@ class TrainingJob(Construct):
         grant_prefix_read(self.job_role, data_bucket, contract.TRAINING_DATA_PREFIX)
 
         output = f"s3://{models_bucket.bucket_name}/{contract.MODEL_PREFIX.rstrip('/')}"
-        self.models_location = output
         container = batch.EcsEc2ContainerDefinition(
             self,
             "Trainer",

@@ -75,6 +75,10 @@ def test_every_function_answers_with_the_bundles_labels(cloud, tickets_bundle_ro
 
     model = response_json(api.lambda_handler(api_event("GET", "/model"), lambda_context))
     assert model["labels"] == sorted(LABELS)
+    document = response_json(api.lambda_handler(api_event("GET", "/openapi.json"), lambda_context))
+    prediction = document["components"]["schemas"]["PredictionBody"]["properties"]
+    assert prediction["label"]["anyOf"][0]["enum"] == sorted(LABELS)
+    assert prediction["probabilities"]["anyOf"][0]["propertyNames"] == {"enum": sorted(LABELS)}
 
     accepted = response_json(api.lambda_handler(api_event("POST", "/jobs", {"texts": texts}), lambda_context))
     cloud.drain(cloud.jobs_queue_url, jobs.lambda_handler, lambda_context)

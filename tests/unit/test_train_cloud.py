@@ -16,8 +16,8 @@ pytestmark = pytest.mark.unit
 OUTPUTS = {
     "JobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
     "JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/d:1",
-    "ModelsLocation": "s3://models-bucket/models",
 }
+MODELS = "s3://models-bucket/models"
 
 
 def deploy_training_stack(cloudformation, stage: str, outputs: dict[str, str]) -> None:
@@ -54,6 +54,13 @@ def test_the_job_is_submitted_to_the_stacks_queue_with_the_command():
         batch = boto3.client("batch", region_name="us-east-1")
         request = TrainingRequest("bow", "s3://data/training-data/t.jsonl")
         with Stubber(batch) as stub:
+            definition = {"containerProperties": {"command": ["--arch", "Ref::arch", "--out", MODELS, "--no-progress"]}}
+            stub.add_response(
+                "describe_job_definitions",
+                {"jobDefinitions": [{"jobDefinitionName": "d", "jobDefinitionArn": OUTPUTS["JobDefinitionArn"],
+                                     "revision": 1, "type": "container", **definition}]},
+                {"jobDefinitions": [OUTPUTS["JobDefinitionArn"]]},
+            )  # fmt: skip
             stub.add_response(
                 "submit_job",
                 {"jobName": "n", "jobId": "job-1"},
@@ -61,7 +68,7 @@ def test_the_job_is_submitted_to_the_stacks_queue_with_the_command():
                     "jobName": request.job_name(),
                     "jobQueue": OUTPUTS["JobQueueArn"],
                     "jobDefinition": OUTPUTS["JobDefinitionArn"],
-                    "containerOverrides": {"command": request.command(OUTPUTS["ModelsLocation"])},
+                    "containerOverrides": {"command": request.command(MODELS)},
                 },
             )
             assert submit(batch, cloudformation, "dev", request) == {"jobName": "n", "jobId": "job-1"}
@@ -80,5 +87,5 @@ def test_an_old_stack_without_the_outputs_is_named():
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         deploy_training_stack(cloudformation, "dev", {"JobQueueArn": OUTPUTS["JobQueueArn"]})
-        with pytest.raises(SubmitError, match="lacks the outputs JobDefinitionArn, ModelsLocation"):
+        with pytest.raises(SubmitError, match="lacks the outputs JobDefinitionArn"):
             stack_outputs(cloudformation, "dev")
