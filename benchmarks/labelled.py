@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
-    parser.add_argument("--train-args", default="", help="extra arguments for model_build.train, one string")
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help='extra arguments for model_build.train, one string: --train-args="--class-weights"',
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.data and not args.test_data:
