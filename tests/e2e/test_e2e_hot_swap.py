@@ -25,6 +25,20 @@ REQUESTS_PER_SECOND = settings.CLIENT_THROTTLE.rate_per_second // 2
 RUN = 20
 
 
+def _client(local_cloud, answers: list[tuple[int, str | None]], stop: threading.Event):
+    """A client that classifies at a steady pace until ``stop``, noting each answer's status and version."""
+
+    def run() -> None:
+        with requests.Session() as session:
+            session.headers["x-api-key"] = API_KEY
+            while not stop.is_set():
+                response = session.post(f"{local_cloud.api_url}/classify", json={"text": "a moving film"}, timeout=30)
+                answers.append((response.status_code, response.json().get("model_version")))
+                time.sleep(1 / REQUESTS_PER_SECOND)  # pacing, not waiting for a condition
+
+    return run
+
+
 def _publish_copy(local_cloud, models_root, from_version: str) -> str:
     """Publishes the files of ``from_version`` as a new version and promotes it."""
     card = json.loads((models_root / from_version / bundle.CARD_FILE).read_text())
@@ -39,14 +53,7 @@ def test_newly_published_bundle_is_served_while_requests_flow(local_cloud, tiny_
     tiny_version = bundle.read_pointer(open_location(str(tiny_bundle_root))).version
     answers: list[tuple[int, str | None]] = []
     stop = threading.Event()
-
-    def client() -> None:
-        with requests.Session() as session:
-            session.headers["x-api-key"] = API_KEY
-            while not stop.is_set():
-                response = session.post(f"{local_cloud.api_url}/classify", json={"text": "a moving film"}, timeout=30)
-                answers.append((response.status_code, response.json().get("model_version")))
-                time.sleep(1 / REQUESTS_PER_SECOND)  # pacing, not waiting for a condition
+    client = _client(local_cloud, answers, stop)
 
     flow = threading.Thread(target=client)
     flow.start()
@@ -75,14 +82,7 @@ def test_promote_canary_and_rollback_take_effect_while_requests_flow(local_cloud
     bundle.publish(location, tiny_bundle_root / tiny_version, card, promote=False)
     answers: list[tuple[int, str | None]] = []
     stop = threading.Event()
-
-    def client() -> None:
-        with requests.Session() as session:
-            session.headers["x-api-key"] = API_KEY
-            while not stop.is_set():
-                response = session.post(f"{local_cloud.api_url}/classify", json={"text": "a moving film"}, timeout=30)
-                answers.append((response.status_code, response.json().get("model_version")))
-                time.sleep(1 / REQUESTS_PER_SECOND)  # pacing, not waiting for a condition
+    client = _client(local_cloud, answers, stop)
 
     def answered_since(start: int) -> set[str | None]:
         return {version for _, version in answers[start:]}

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 from serving_harness import api_event, response_json
 
-from functions import api, contract, jobs
+from functions import api, contract, dependencies, jobs
 from functions.api_models import ClassifyRequest
 from functions.sentiment_model import ABSTENTION_REASONS
 from model_build import bundle
@@ -189,6 +189,7 @@ def publish_card(cloud, **fields) -> dict:
 @pytest.mark.parametrize("fields", [{}, NEWER_CARD_FIELDS], ids=["older bundle", "newer bundle"])
 def test_the_card_is_served_as_published_and_as_the_document_says(document, served, lambda_context, fields):
     published = publish_card(served, **fields)
+    dependencies.reset()  # a container that starts on that bundle (the document's request loaded the older)
 
     status, card = call(api_event("GET", "/model"), lambda_context)
 
