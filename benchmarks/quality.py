@@ -39,6 +39,7 @@ from model_build.bundle import POINTER_FILE, BundleError, Pointer
 from model_build.calibration import expected_calibration_error
 from model_build.crops import split_sentences
 from model_build.data import DataSourceError, default_source, load_imdb
+from model_build.preprocess import DEFAULT_LABELS
 
 SETS_FOLDER = Path(__file__).with_name("quality_sets")
 SHORT_OPINIONS = "short_opinions"
@@ -52,7 +53,6 @@ SHORT_OPINION_CATEGORIES = ("plain", "negated_positive", "negated_negative", "co
 NEGATED_CATEGORIES = ("negated_positive", "negated_negative")
 
 CLASSIFY_BATCH = 256  # texts per `SentimentModel.classify` call
-IMDB_LABELS = ("negative", "positive")  # index = the loader's class id
 OVERCONFIDENT_SCORE = 0.999  # a short opinion hardly ever deserves more
 CONFIDENT_SCORE = 0.9  # a wrong answer this sure, on a language the model never saw, is a defect
 ENGLISH = "en"
@@ -369,12 +369,13 @@ def set_measures(model: SentimentModel, timings: dict[str, float]) -> list[Measu
 def imdb_test_measures(
     model: SentimentModel, source: str, limit: int | None, seed: int, timings: dict[str, float]
 ) -> list[Measure]:
-    _check_labels(model, IMDB_LABELS)
+    _check_labels(model, DEFAULT_LABELS)
     with timed("read IMDB", timings):
-        test = load_imdb(source, progress=False).test
+        dataset = load_imdb(source, progress=False)
+        test = dataset.test
         if limit is not None:
             test = test.subset(stratified_sample(test.labels, limit, seed))
-        labels = [IMDB_LABELS[label] for label in test.labels.tolist()]
+        labels = [dataset.labels[label] for label in test.labels.tolist()]
         sentences, sentence_labels = last_sentences(test.texts, labels)
     with timed(f"IMDB test ({len(test)} reviews)", timings):
         predictions = classify(model, test.texts)

@@ -34,7 +34,6 @@ DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"
 
 SPLITS = ("train", "test")
 LABEL_FOLDERS = ("neg", "pos")  # index = class id: 0 negative, 1 positive
-IMDB_LABELS = DEFAULT_LABELS  # the names of label ids 0 and 1
 IMDB_NAME = "IMDB Large Movie Review Dataset v1.0 (Maas et al., 2011)"
 UNLABELLED_FOLDER = "unsup"  # of train only
 _REVIEW_PATH = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
@@ -68,7 +67,7 @@ class Dataset:
     source: str
     sha256: str  # of the archive; of the sorted (path, content) list for a folder
     unlabelled: list[str] = field(default_factory=list)  # train/unsup, in file-name order
-    labels: tuple[str, ...] = IMDB_LABELS  # the names of the label ids
+    labels: tuple[str, ...] = DEFAULT_LABELS  # the names of the label ids (IMDB: negative, positive)
     # a labelled dataset of the user's (`model_build.labelled_data`): its format, columns, test
     # set, label counts, imbalance and duplicates; None for IMDB
     facts: dict | None = None

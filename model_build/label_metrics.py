@@ -28,8 +28,10 @@ def per_label(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 def macro_f1(predicted: np.ndarray, truth: np.ndarray, classes: int) -> float:
     """The mean F1 over the labels that occur in ``truth`` (as scikit-learn's, for those labels)."""
-    matrix = confusion_matrix(predicted, truth, classes)
-    f1, support = per_label(matrix)[2], matrix.sum(axis=1)
+    return _macro(*per_label(confusion_matrix(predicted, truth, classes))[2:])
+
+
+def _macro(f1: np.ndarray, support: np.ndarray) -> float:
     return float(f1[support > 0].mean())
 
 
@@ -48,7 +50,7 @@ def label_report(probabilities: np.ndarray, truth: np.ndarray, labels: tuple[str
             }
             for i, label in enumerate(labels)
         },
-        "macro_f1": round(float(f1[support > 0].mean()), 5),
+        "macro_f1": round(_macro(f1, support), 5),
         "confusion_matrix": {
             "rows": "true label",
             "columns": "predicted label",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 
 import numpy as np
 import pytest
+from file_server import FileServer
 from synthetic_imdb import write_tarball
 
 from model_build.data import DataSourceError, load_imdb, split_validation
@@ -65,36 +64,9 @@ def test_folder_above_aclimdb_is_accepted(imdb_folder):
     assert len(load_imdb(imdb_folder.parent, progress=False).train) > 0
 
 
-class _ArchiveServer:
-    """Serves one file on 127.0.0.1 and counts the requests."""
-
-    def __init__(self, payload: bytes) -> None:
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.requests = 0
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/aclImdb_v1.tar.gz"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def archive_server(imdb_tarball):
-    server = _ArchiveServer(imdb_tarball.read_bytes())
+    server = FileServer(imdb_tarball.read_bytes(), "aclImdb_v1.tar.gz")
     yield server
     server.close()
 

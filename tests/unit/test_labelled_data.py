@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import json
-import threading
 from collections import Counter
 
 import boto3
 import numpy as np
 import pytest
+from file_server import FileServer
 from moto import mock_aws
 from synthetic_labelled import LABELS, csv_bytes, jsonl_bytes, tickets, write
 
@@ -192,27 +191,10 @@ def test_an_s3_source_is_read_with_boto3(tmp_path):
 
 
 def test_an_https_source_is_downloaded_once_into_the_cache(tmp_path):
-    payload = jsonl_bytes(tickets(6))
-    requests = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = FileServer(jsonl_bytes(tickets(6)), "data/train.jsonl")
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/data/train.jsonl"
-        first, second = load(url, tmp_path), load(url, tmp_path)
+        first, second = load(server.url, tmp_path), load(server.url, tmp_path)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
     assert first.test.texts == second.test.texts and (len(first.train), len(first.test)) == (15, 3)
-    assert requests == ["/data/train.jsonl"]
+    assert server.paths == ["/data/train.jsonl"]
