@@ -177,6 +177,12 @@ class ModelCalibration(_Model):
     parameters: dict[str, float] = Field(
         None, description="The fitted parameters of the method", json_schema_extra=_no_null_default
     )
+    fitted_on: dict[str, int] = Field(
+        None, description="The texts of each part the method was fitted on", json_schema_extra=_no_null_default
+    )
+    shares: dict[str, float] = Field(
+        None, description="The share of the fit's weight each part has", json_schema_extra=_no_null_default
+    )
 
 
 class ModelLanguages(_Model):

@@ -118,6 +118,12 @@ class TrainOptions:
         help="how many training reviews each lexicon example counts as in the naive-Bayes n-gram weights "
         "(words that IMDB rarely uses get a weight, so that the model can learn them)",
     )
+    calibration_opinions: int = option(
+        default=3000,
+        help="generated self-contained short opinions (model_build/short_opinions.py) that the calibration "
+        "and the lexicon weight are fitted on, half the calibration's weight, besides the validation "
+        "reviews and their crops (default labels only; 0: none)",
+    )
     short_text_lexicon: bool = option(
         default=True,
         help="the served probability of a short text (at most 64 n-gram ids: a sentence or two) adds "
@@ -192,7 +198,7 @@ class TrainOptions:
         if self.device not in DEVICES:
             raise OptionError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
         self._set("validation_fraction", _fraction("validation_fraction", self.validation_fraction, ends=False))
-        for name in ("sentence_crops", "window_crops", "unlabelled_reviews"):
+        for name in ("sentence_crops", "window_crops", "unlabelled_reviews", "calibration_opinions"):
             self._set(name, _integer(name, getattr(self, name), at_least=0))
         self._set("window_words", _integer("window_words", self.window_words, at_least=1))
         self._set("crop_smoothing", _fraction("crop_smoothing", self.crop_smoothing, ends=True))

@@ -32,6 +32,7 @@ from model_build.lexicon import short_text_scores
 from model_build.options import TrainOptions
 from model_build.preprocess import DEFAULT_LABELS, Calibration, Preprocessor, pad
 from model_build.quality_gate import quality_gate
+from model_build.short_opinions import ShortOpinions, short_opinions
 from model_build.short_text import Examples, crops, lexicon_examples
 from model_build.storage import open_location
 from model_build.training_loop import EncodedSplit, train_model
@@ -114,21 +115,33 @@ def run(options: TrainOptions) -> TrainResult:
     )
     test = EncodedSplit(encoded(dataset.test.texts, "test"), dataset.test.labels)
 
-    # calibration: fitted on what the first phase's model never saw (validation reviews and their
-    # pieces, each half of the weight), and applied to the final model
-    calibration_set = validation + validation_pieces if len(validation_pieces) else validation
+    # calibration: fitted on what the first phase's model never saw (validation reviews, their
+    # pieces and, for the default labels, generated self-contained short opinions, weighted by
+    # CALIBRATION_SHARES), and applied to the final model
+    opinions = calibration_opinions(options, labels)
+    say(f"calibration: {len(validation)} validation reviews, {len(validation_pieces)} of their crops, "
+        f"{len(opinions)} generated short opinions")  # fmt: skip
+    calibration_parts = [
+        (name, part, texts)
+        for name, part, texts in (
+            ("reviews", validation, validation_split.texts),
+            ("crops", validation_pieces, validation_crops.texts),
+            ("opinions", EncodedSplit(encoded(opinions.texts, "opinions"), opinions.labels), opinions.texts),
+        )
+        if len(part)
+    ]  # fmt: skip
+    calibration_set = calibration_parts[0][1]
+    for _, part, _ in calibration_parts[1:]:
+        calibration_set = calibration_set + part
+    shares = {name: CALIBRATION_SHARES[name] for name, _, _ in calibration_parts}
+    shares = {name: share / sum(shares.values()) for name, share in shares.items()}
+    calibration_weights = np.concatenate(
+        [np.full(len(part), shares[name] / len(part)) for name, part, _ in calibration_parts]
+    )
     # the texts the lexicon weight is fitted on, when it is (two default labels)
     lexicon_texts = None
     if options.short_text_lexicon and tuple(labels) == DEFAULT_LABELS:
-        lexicon_texts = (
-            [*validation_split.texts, *validation_crops.texts] if len(validation_pieces) else validation_split.texts
-        )
-    calibration_weights = np.concatenate(
-        [
-            np.full(len(validation), 0.5 / len(validation)),
-            np.full(len(validation_pieces), 0.5 / max(1, len(validation_pieces))),
-        ]
-    )
+        lexicon_texts = [text for _, _, texts in calibration_parts for text in texts]
     unlabelled = unlabelled_sample(dataset.unlabelled, options.unlabelled_reviews, options.seed)
     first_phase: dict[str, Any] = {}
 
@@ -214,7 +227,13 @@ def run(options: TrainOptions) -> TrainResult:
         last_sentences, last_sentence_labels = last_sentences_of(test_texts, test_labels)
         calibration_figures = {
             "method": "temperature by n-gram count and, for short texts, the weight of VADER's score, fitted on "
-            "held-out validation reviews and their crops",
+            "held-out validation reviews, their crops and generated self-contained short opinions",
+            "shares": {name: round(share, 4) for name, share in shares.items()},
+            "fitted_on": {
+                "validation_reviews": len(validation),
+                "validation_crops": len(validation_pieces),
+                "generated_opinions": len(opinions),
+            },  # fmt: skip
             "parameters": dataclasses.asdict(calibration),
             "test_reviews": calibration_report(evaluations["onnx_int8"], test_labels),
             "test_last_sentences": calibration_report(
@@ -287,6 +306,18 @@ def describe_labelled_data(dataset: Dataset, options: TrainOptions) -> None:
 def weighted_by_class(split: EncodedSplit, per_class: np.ndarray) -> EncodedSplit:
     """``split`` with each example's weight multiplied by its label's."""
     return dataclasses.replace(split, weights=split.example_weights() * per_class[split.labels])
+
+
+# The calibration's weight of each part it is fitted on (of those present). A crop carries its
+# review's label, which its own words often contradict; a generated opinion says one thing, as
+# most of what users send does: half the weight goes to the opinions.
+CALIBRATION_SHARES = {"reviews": 1.0, "crops": 1.0, "opinions": 2.0}
+
+
+def calibration_opinions(options: TrainOptions, labels: tuple[str, ...]) -> ShortOpinions:
+    """The generated short opinions the calibration reads (none for labels of a user's own)."""
+    count = options.calibration_opinions if tuple(labels) == DEFAULT_LABELS else 0
+    return short_opinions(count, seed=options.seed + 3)
 
 
 def review_crops(options: TrainOptions, texts: list[str], labels: np.ndarray, classes: int, seed: int) -> Examples:

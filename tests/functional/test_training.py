@@ -57,6 +57,8 @@ def test_card_describes_the_training(tiny_bundle_root, imdb_tarball):
     assert {"torch", "onnx", "onnxruntime", "numpy", "python"} <= set(card["libraries"])
     assert card["quality_gate"]["passed"] is True
     assert card["training"]["distillation"] is None  # off by default
+    assert card["calibration"]["fitted_on"]["generated_opinions"] == 3000  # the default
+    assert card["calibration"]["shares"] == {"reviews": 0.25, "crops": 0.25, "opinions": 0.5}
 
 
 def test_distillation_teaches_the_student_the_unlabelled_reviews(imdb_tarball, tmp_path):

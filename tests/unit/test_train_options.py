@@ -35,6 +35,7 @@ BAD_VALUES = [
     ("lexicon_counts", -1, "must be at least 0"),
     ("distill", "yes", "must be True or False"),
     ("unlabelled_reviews", -5, "must be at least 0"),
+    ("calibration_opinions", -1, "must be at least 0"),
     ("distill_weight", math.inf, "must be a finite number"),
     ("epochs", 2.5, "must be an integer"),
     ("epochs", True, "must be an integer"),
