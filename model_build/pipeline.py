@@ -4,6 +4,8 @@ gated, described and published bundle. Each step is a module of its own; this on
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import random
 import tempfile
 import time
@@ -121,20 +123,19 @@ def run(options: TrainOptions) -> TrainResult:
     opinions = calibration_opinions(options, labels)
     say(f"calibration: {len(validation)} validation reviews, {len(validation_pieces)} of their crops, "
         f"{len(opinions)} generated short opinions")  # fmt: skip
+    opinion_split = EncodedSplit(encoded(opinions.texts, "opinions"), opinions.labels)
     calibration_parts = [
         (name, part, texts)
         for name, part, texts in (
             ("reviews", validation, validation_split.texts),
             ("crops", validation_pieces, validation_crops.texts),
-            ("opinions", EncodedSplit(encoded(opinions.texts, "opinions"), opinions.labels), opinions.texts),
+            ("opinions", opinion_split, opinions.texts),
         )
         if len(part)
-    ]  # fmt: skip
-    calibration_set = calibration_parts[0][1]
-    for _, part, _ in calibration_parts[1:]:
-        calibration_set = calibration_set + part
-    shares = {name: CALIBRATION_SHARES[name] for name, _, _ in calibration_parts}
-    shares = {name: share / sum(shares.values()) for name, share in shares.items()}
+    ]
+    calibration_set = functools.reduce(operator.add, (part for _, part, _ in calibration_parts))
+    present_shares = sum(CALIBRATION_SHARES[name] for name, _, _ in calibration_parts)
+    shares = {name: CALIBRATION_SHARES[name] / present_shares for name, _, _ in calibration_parts}
     calibration_weights = np.concatenate(
         [np.full(len(part), shares[name] / len(part)) for name, part, _ in calibration_parts]
     )

@@ -160,8 +160,10 @@ def _verb(rng: np.random.Generator, label: int) -> str:
 def _negated(rng: np.random.Generator, label: int) -> str:
     """A describing word of the other sentiment, negated: "not clean" is negative."""
     subject, plural = _subject(rng)
-    word = _pick(rng, tuple(w for w in _words(1 - label) if not w.startswith("a "))) if rng.random() < 0.8 else None
-    word = word or _pick(rng, _words(1 - label))
+    words = _words(1 - label)
+    if rng.random() < 0.8:  # mostly a describing word; sometimes "not a mess"
+        words = tuple(word for word in words if not word.startswith("a "))
+    word = _pick(rng, words)
     be = _be(plural, rng)
     form = int(rng.integers(6))
     if form == 0:
