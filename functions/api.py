@@ -123,7 +123,7 @@ _BODY_ERRORS = {
     summary="Classify 1 to 64 texts",
     responses={**_documented(200, "Predictions in input order", ClassifyResponse), **_BODY_ERRORS},
 )
-def classify(request: ClassifyRequest) -> ClassifyResponse:
+def classify(request: ClassifyRequest):  # no return annotation: see the body below
     texts = request.all_texts()
     result = classify_texts(dependencies.model_store(), texts, explain=request.explain)
     logger.info(
@@ -135,7 +135,15 @@ def classify(request: ClassifyRequest) -> ClassifyResponse:
             "model_version": result.model_version,
         },
     )
-    return ClassifyResponse(model_version=result.model_version, predictions=[p.to_dict() for p in result.predictions])
+    # The predictions are built to the document's ClassifyResponse (tests hold every one to it);
+    # validating them again on the way out, as Powertools does for an annotated return, and its
+    # own JSON encoder took a fifth of a 64-review request: the body is written here instead.
+    body = {"model_version": result.model_version, "predictions": [p.to_dict() for p in result.predictions]}
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+    )
 
 
 @app.post(

@@ -23,6 +23,12 @@ from model_build.preprocess import UNKNOWN_ID, PreprocessConfigError, Preprocess
 MAX_BATCH_IDS = 32_768
 BATCH_SIZE = 256
 PROBABILITY_DIGITS = 6
+# A text of at least this many n-grams that hold a word, of which at least this share has a row
+# in the vocabulary, is in the language the model was trained in (when there is one): no
+# identifier needs to read it. A review in the training language has over half of its n-grams
+# known, one in another language far fewer (README, Languages, gives the figures).
+TRAINING_LANGUAGE_NGRAMS = 64
+TRAINING_LANGUAGE_KNOWN_SHARE = 0.45
 EXPLANATION_TERMS = 10  # the n-grams an explanation lists, largest weights first
 WEIGHT_DIGITS = 4
 
@@ -123,6 +129,10 @@ class SentimentModel:
         self._calibration = preprocessor.config.calibration
         # the languages the model answers in (the card's, measured on its training data)
         self.supported_languages = frozenset(card.get("languages", {}).get("supported", DEFAULT_SUPPORTED_LANGUAGES))
+        # what a text mostly made of the vocabulary's n-grams is in: the one training language
+        self._vocabulary_language = None
+        if preprocessor.config.vocabulary is not None and len(self.supported_languages) == 1:
+            self._vocabulary_language = LanguageGuess(next(iter(self.supported_languages)), 1.0, True)
         # the JSON of a Prediction, as a template: uploads write one per line
         label_names = [json.dumps(label, ensure_ascii=False) for label in self.labels]
         self._json_head = [f'{{"label": {name}, "score": ' for name in label_names]
@@ -183,7 +193,7 @@ class SentimentModel:
         """Calibrated probabilities, languages and abstentions of ``texts``; without ``languages``
         (evaluation) no language is identified and only a lack of evidence abstains; without
         ``lexicon`` (the warm-up run) VADER's score is left out."""
-        encoded, evidence = self._preprocessor.encode_with_evidence(texts)
+        encoded, evidence, worded = self._preprocessor.encode_with_evidence(texts)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         if len(encoded) == 1:
             logits = self._run(pad(encoded))
@@ -193,7 +203,7 @@ class SentimentModel:
                 logits[rows] = self._run(pad([encoded[row] for row in rows]))
         compound = lexicon_scores(self._calibration, texts, counts) if lexicon else None
         probabilities = self._calibration.probabilities(logits, counts, compound)
-        guesses = language_identifier().identify_many(texts) if languages else [_NOT_IDENTIFIED] * len(texts)
+        guesses = self._languages(texts, evidence, worded) if languages else [_NOT_IDENTIFIED] * len(texts)
         # a guess the identifier is not sure of is no detected language, unless it is one the model knows
         languages = [
             guess.language if guess.confident or guess.language in self.supported_languages else UNDETERMINED_LANGUAGE
@@ -205,6 +215,17 @@ class SentimentModel:
             for guess, known in zip(guesses, evidence.tolist())
         ]  # fmt: skip
         return _Analysis(probabilities, languages, abstentions, encoded, compound)
+
+    def _languages(self, texts: Sequence[str], evidence: np.ndarray, worded: np.ndarray) -> list[LanguageGuess]:
+        """The language of each text: the training language's where the vocabulary knows most
+        of a long text's n-grams (`in_training_language`), the identifier's elsewhere."""
+        if self._vocabulary_language is None:
+            return language_identifier().identify_many(texts)
+        known = in_training_language(evidence, worded)
+        if known.all():
+            return [self._vocabulary_language] * len(texts)
+        rest = iter(language_identifier().identify_many([text for text, k in zip(texts, known.tolist()) if not k]))
+        return [self._vocabulary_language if k else next(rest) for k in known.tolist()]
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(self._output, {self._input: ids})[0]
@@ -307,6 +328,14 @@ class SentimentModel:
                 )
         reasons = [None if abstention is None else abstention.reason for abstention in analysis.abstentions]
         return PredictionLines(answered, analysis.languages, reasons, objects)
+
+
+def in_training_language(evidence: np.ndarray, worded: np.ndarray) -> np.ndarray:
+    """Which texts are long (`TRAINING_LANGUAGE_NGRAMS` n-grams that hold a word or more) and
+    have at least `TRAINING_LANGUAGE_KNOWN_SHARE` of those n-grams in the vocabulary (``evidence``).
+    Short texts always go to the identifier: a few known words say little of a language."""
+    worded = np.asarray(worded)
+    return (worded >= TRAINING_LANGUAGE_NGRAMS) & (np.asarray(evidence) >= TRAINING_LANGUAGE_KNOWN_SHARE * worded)
 
 
 @dataclass(frozen=True)

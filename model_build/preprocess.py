@@ -45,6 +45,7 @@ import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -383,6 +384,8 @@ class _PerCodePoint(dict):
         return value
 
 
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))  # what str.isprintable accepts of ASCII
+
 # invisible characters to a space, every other to itself
 _INVISIBLE_AS_SPACE = _PerCodePoint(
     lambda point: 0x20 if unicodedata.category(chr(point)) in _INVISIBLE_CATEGORIES else point
@@ -400,9 +403,12 @@ def normalize(text: str) -> str:
         text = text.lower()
         if "`" in text:
             text = text.replace("`", "'")
+        # what is left once the printable characters are deleted: a quarter of str.isprintable's time
+        printable = not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
     else:
         text = _APOSTROPHES.sub("'", unicodedata.normalize("NFKC", text).casefold())
-    if not text.isprintable():
+        printable = text.isprintable()
+    if not printable:
         text = text.translate(_INVISIBLE_AS_SPACE)
     return text
 
@@ -443,9 +449,9 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def _character_classes(points: np.ndarray) -> np.ndarray:
-    if points.dtype == np.uint8:
-        return _ASCII_CLASSES[points]
-    classes = _ASCII_CLASSES[np.minimum(points, 127)]
+    if points.dtype == np.uint8:  # np.take: twice as fast as indexing with an array
+        return np.take(_ASCII_CLASSES, points)
+    classes = np.take(_ASCII_CLASSES, np.minimum(points, 127))
     wide = np.flatnonzero(points > 127)
     if len(wide):
         distinct, where = np.unique(points[wide], return_inverse=True)
@@ -552,6 +558,14 @@ _NEGATOR_SET = _TokenSet(NEGATORS)
 _SCOPE_END_SET = _TokenSet(SCOPE_ENDS)
 
 
+class Encoding(NamedTuple):
+    """What `Preprocessor.encode_with_evidence` finds in each text."""
+
+    ids: list[np.ndarray]  # `Preprocessor.encode` of each text
+    evidence: np.ndarray  # int64: its n-grams that hold a word and have a row of their own
+    worded: np.ndarray  # int64: its n-grams that hold a word, known or not
+
+
 @dataclass
 class _NGrams:
     """The n-grams of some normalized texts, in order: order-1 of every text, then order-2, ..."""
@@ -588,9 +602,10 @@ class Preprocessor:
         """`encode` of each text, computed for many at once."""
         return self.encode_with_evidence(texts)[0]
 
-    def encode_with_evidence(self, texts: Iterable[str]) -> tuple[list[np.ndarray], np.ndarray]:
-        """`encode` of each text and its evidence (``int64``: its n-grams that hold a word and
-        have a row of their own; without a vocabulary, every n-gram that holds a word).
+    def encode_with_evidence(self, texts: Iterable[str]) -> Encoding:
+        """`encode` of each text, its evidence (``int64``: its n-grams that hold a word and have a
+        row of their own; without a vocabulary, every n-gram that holds a word) and its n-grams
+        that hold a word, known or not.
 
         The texts are joined into one array of code points (a space between two texts), and
         tokenizing, hashing and the n-gram arithmetic each run once over it. Texts are taken in
@@ -599,11 +614,15 @@ class Preprocessor:
         normalized = [normalize(text) for text in texts]
         encoded: list[np.ndarray] = []
         evidence: list[np.ndarray] = []
+        worded: list[np.ndarray] = []
         for group in _groups(normalized):
-            ids, group_evidence = self._encode_normalized(group)
+            ids, group_evidence, group_worded = self._encode_normalized(group)
             encoded += ids
             evidence.append(group_evidence)
-        return encoded, np.concatenate(evidence) if evidence else np.zeros(0, dtype=np.int64)
+            worded.append(group_worded)
+        if not evidence:
+            return Encoding(encoded, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return Encoding(encoded, np.concatenate(evidence), np.concatenate(worded))
 
     def fingerprints_many(self, texts: Iterable[str]) -> list[np.ndarray]:
         """The distinct n-gram fingerprints of each text (sorted ``uint32``), vocabulary or not:
@@ -617,7 +636,7 @@ class Preprocessor:
             keys = np.unique(keys)
             owners = (keys >> np.uint64(32)).astype(np.int64)
             values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-            result += np.split(values, np.searchsorted(owners, np.arange(1, len(group))))
+            result += _split_by_owner(values, owners, len(group))
         return result
 
     def ngram_texts(self, text: str) -> dict[int, str]:
@@ -642,13 +661,18 @@ class Preprocessor:
             return vocabulary.ids(fingerprints_of(values))
         return (values % self._bucket_span + np.uint64(1)).astype(np.int64)
 
-    def _encode_normalized(self, normalized: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    def _encode_normalized(self, normalized: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         ngrams = self._ngrams(normalized)
         if not len(ngrams.values):
-            return [np.zeros(0, dtype=np.int64) for _ in normalized], np.zeros(len(normalized), dtype=np.int64)
+            nothing = np.zeros(len(normalized), dtype=np.int64)
+            return [np.zeros(0, dtype=np.int64) for _ in normalized], nothing, nothing
         ids, texts_of = self._ids(ngrams.values), ngrams.texts_of
-        counted = ngrams.has_word if self.config.vocabulary is None else ngrams.has_word & (ids >= FIRST_KNOWN_ID)
-        evidence = np.bincount(texts_of[counted], minlength=len(normalized)).astype(np.int64)
+        worded = np.bincount(texts_of[ngrams.has_word], minlength=len(normalized)).astype(np.int64)
+        if self.config.vocabulary is None:
+            evidence = worded
+        else:
+            counted = ngrams.has_word & (ids >= FIRST_KNOWN_ID)
+            evidence = np.bincount(texts_of[counted], minlength=len(normalized)).astype(np.int64)
         if self.config.unique_ngrams:
             # one sort by (text, id) both groups by text and deduplicates
             ids, texts_of = _sorted_unique_per_text(ids, texts_of, len(normalized), self.config.table_rows)
@@ -656,7 +680,7 @@ class Preprocessor:
             # per text: its order-1 n-grams, then its order-2 ones, ... (a stable sort keeps that)
             grouped = np.argsort(texts_of, kind="stable")
             ids, texts_of = ids[grouped], texts_of[grouped]
-        return np.split(ids, np.searchsorted(texts_of, np.arange(1, len(normalized)))), evidence
+        return _split_by_owner(ids, texts_of, len(normalized)), evidence, worded
 
     def _ngrams(self, normalized: list[str], keep_tokens: bool = False) -> _NGrams:
         lengths = np.fromiter(map(len, normalized), dtype=np.int64, count=len(normalized))
@@ -732,23 +756,36 @@ def _groups(normalized: list[str]) -> Iterable[list[str]]:
 
 def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
     """Which tokens lie in a negation scope: after a negator of their own text, with no scope end
-    between, at most ``scope`` tokens on (negators themselves are not marked)."""
-    if not len(hashes):
-        return np.zeros(0, dtype=bool)
+    between, at most ``scope`` tokens on (negators themselves are not marked). Computed from the
+    negators' positions (a few in a hundred tokens), not by a pass over every token for each rule."""
+    negated = np.zeros(len(hashes), dtype=bool)
     negator = _NEGATOR_SET.holds(hashes)
-    closes = _SCOPE_END_SET.holds(hashes)
-    index = np.arange(len(hashes))
-    last_negator = np.maximum.accumulate(np.where(negator, index, -1))
-    previous_negator = np.concatenate(([-1], last_negator[:-1]))
-    last_close = np.maximum.accumulate(np.where(closes, index, -1))
-    same_text = owner[np.maximum(previous_negator, 0)] == owner
-    return (
-        (previous_negator >= 0)
-        & (previous_negator > last_close)
-        & (index - previous_negator <= scope)
-        & same_text
-        & ~negator
-    )
+    negators = np.flatnonzero(negator)
+    if not len(negators) or scope <= 0:
+        return negated
+    # the tokens up to `scope` after each negator, and the negator before each
+    after = (negators[:, None] + np.arange(1, scope + 1)).ravel()
+    before = np.repeat(negators, scope)
+    inside = after < len(hashes)
+    after, before = after[inside], before[inside]
+    # the last scope end at or before each of those tokens must come before its negator
+    ends = np.flatnonzero(_SCOPE_END_SET.holds(hashes))
+    ends_so_far = np.searchsorted(ends, after, side="right")
+    if len(ends):
+        open_scope = (ends_so_far == 0) | (ends[np.maximum(ends_so_far - 1, 0)] < before)
+    else:
+        open_scope = np.ones(len(after), dtype=bool)
+    kept = open_scope & (owner[after] == owner[before]) & ~negator[after]
+    negated[after[kept]] = True
+    return negated
+
+
+def _split_by_owner(values: np.ndarray, owners: np.ndarray, texts: int) -> list[np.ndarray]:
+    """``values`` (grouped by their sorted ``owners``) as one array per text, empty ones included
+    (slices: ``np.split`` takes several times as long for the same views)."""
+    bounds = np.searchsorted(owners, np.arange(texts + 1)).tolist()
+    bounds[-1] = len(values)
+    return [values[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def _sorted_unique_per_text(
@@ -757,6 +794,14 @@ def _sorted_unique_per_text(
     """``np.unique`` of each text's ids (each below ``rows``), for all ``texts`` in one sort of
     (text, id) keys: 32-bit keys where they fit (a batch of a few hundred texts), which sort
     twice as fast as 64-bit ones."""
+    # the shared row of unknown n-grams (a quarter of a review's, with a vocabulary): each text's
+    # once, before the sort
+    unknown = ids == UNKNOWN_ID
+    if unknown.any():
+        with_unknown = np.flatnonzero(np.bincount(texts_of[unknown], minlength=texts))
+        known = ~unknown
+        ids = np.concatenate([ids[known], np.full(len(with_unknown), UNKNOWN_ID, dtype=ids.dtype)])
+        texts_of = np.concatenate([texts_of[known], with_unknown])
     bits = max(1, (rows - 1).bit_length())
     kind = np.uint32 if texts << bits <= 1 << 32 else np.int64
     keys = (texts_of.astype(kind) << kind(bits)) | ids.astype(kind)

@@ -112,6 +112,7 @@ def component(document: dict, name: str) -> dict:
         {"texts": ["wonderful superb film", "awful boring mess"]},
         {"texts": ["wonderful superb film", NOTHING_TO_LEARN_FROM], "explain": True},
         {"text": NOTHING_TO_LEARN_FROM, "explain": False},
+        {"texts": ["Der Film war schrecklich langweilig und viel zu lang.", 'great "film" \u00e9t\u00e9 \U0001f600']},
     ],
     ids=json.dumps,
 )

@@ -10,13 +10,17 @@ import pytest
 
 from model_build.preprocess import (
     FIRST_KNOWN_ID,
+    NEGATORS,
     PADDING_ID,
+    SCOPE_ENDS,
     UNKNOWN_ID,
     Calibration,
     PreprocessConfig,
     PreprocessConfigError,
     Preprocessor,
     Vocabulary,
+    _negated,
+    _token_hash,
     normalize,
     tokenize,
 )
@@ -186,6 +190,37 @@ def test_the_scope_of_a_negation_runs_to_the_next_punctuation_or_contrast(text, 
     assert sorted(marked) == sorted(set(negated))
 
 
+def _negated_token_by_token(tokens: list[str], owners: list[int], scope: int) -> list[bool]:
+    """The negation rule read plainly: a token is negated when the last negator before it, of
+    its own text, is at most ``scope`` tokens back with no scope end since (and it is none)."""
+    marked, last_negator, last_end = [], None, None
+    for index, (token, owner) in enumerate(zip(tokens, owners, strict=True)):
+        if token in SCOPE_ENDS:
+            last_end = index
+        marked.append(
+            token not in NEGATORS
+            and last_negator is not None
+            and owners[last_negator] == owner
+            and index - last_negator <= scope
+            and (last_end is None or last_end < last_negator)
+        )
+        if token in NEGATORS:
+            last_negator = index
+    return marked
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_negation_marks_the_tokens_that_the_plain_rule_marks(seed):
+    rng = np.random.default_rng(seed)
+    words = ["good", "film", "a", "very", *sorted(NEGATORS)[:6], *sorted(SCOPE_ENDS)[:4]]
+    tokens = [words[i] for i in rng.integers(len(words), size=int(rng.integers(1, 300)))]
+    owners = np.sort(rng.integers(0, 5, size=len(tokens)))
+    hashes = np.array([_token_hash(token) for token in tokens], dtype=np.uint64)
+    for scope in (1, 3, 8):
+        expected = _negated_token_by_token(tokens, owners.tolist(), scope)
+        assert _negated(hashes, owners, scope).tolist() == expected
+
+
 def test_negation_does_not_leak_from_one_text_into_the_next():
     pre = Preprocessor(NEGATING)
     together = pre.encode_many(["this is not", "good"])
@@ -233,15 +268,17 @@ def test_evidence_counts_known_ngrams_that_hold_a_word():
     vocabulary = Vocabulary(np.concatenate(plain.fingerprints_many(["a great film !", "! !"])))
     pre = Preprocessor(PreprocessConfig(ngram_orders=(1, 2), vocabulary=vocabulary))
 
-    _, evidence = pre.encode_with_evidence(["great film", "asdf qwer", "! !", "", "great !"])
+    _, evidence, worded = pre.encode_with_evidence(["great film", "asdf qwer", "! !", "", "great !"])
 
     # "great", "film", "great film" | nothing known | "!" and "! !" hold no word | nothing | "great"
     assert evidence.tolist() == [3, 0, 0, 0, 1]
+    # known or not: "asdf", "qwer", "asdf qwer" | "great", "great !"
+    assert worded.tolist() == [3, 3, 0, 0, 2]
 
 
 def test_without_a_vocabulary_evidence_is_the_ngrams_that_hold_a_word():
-    _, evidence = Preprocessor(PreprocessConfig(ngram_orders=(1, 2))).encode_with_evidence(["!!", "ok !", " "])
-    assert evidence.tolist() == [0, 2, 0]
+    encoding = Preprocessor(PreprocessConfig(ngram_orders=(1, 2))).encode_with_evidence(["!!", "ok !", " "])
+    assert encoding.evidence.tolist() == encoding.worded.tolist() == [0, 2, 0]
 
 
 def test_calibration_travels_in_preprocess_json_and_scales_by_ngram_count():

@@ -2,11 +2,20 @@
 
 import dataclasses
 import json
+import random
 
 import numpy as np
 import pytest
+from synthetic_imdb import review
 
-from functions.sentiment_model import MAX_BATCH_IDS, SentimentModel, _similar_length_batches
+from functions.sentiment_model import (
+    MAX_BATCH_IDS,
+    TRAINING_LANGUAGE_KNOWN_SHARE,
+    TRAINING_LANGUAGE_NGRAMS,
+    SentimentModel,
+    _similar_length_batches,
+    in_training_language,
+)
 from model_build import bundle
 from model_build.bundle import BundleError
 from model_build.preprocess import Preprocessor
@@ -154,3 +163,30 @@ def test_a_short_text_adds_the_weighted_lexicon_score_and_a_long_one_does_not(ti
     (explained,) = model.classify([short], explain=True)
     lexicon_term = next(term for term in terms if term.text == LEXICON_TERM)
     assert {term.text: term.weight for term in explained.explanation}[LEXICON_TERM] == round(lexicon_term.weight, 4)
+
+
+def test_only_a_long_text_mostly_of_known_ngrams_counts_as_in_the_training_language():
+    worded = np.array([TRAINING_LANGUAGE_NGRAMS, TRAINING_LANGUAGE_NGRAMS, TRAINING_LANGUAGE_NGRAMS - 1, 0, 200])
+    known_share = np.array([TRAINING_LANGUAGE_KNOWN_SHARE, TRAINING_LANGUAGE_KNOWN_SHARE - 0.05, 1.0, 0.0, 0.9])
+    evidence = np.ceil(known_share * worded).astype(np.int64)
+
+    assert in_training_language(evidence, worded).tolist() == [True, False, False, False, True]
+
+
+def test_a_long_text_of_the_vocabulary_is_in_the_training_language_and_another_is_identified(model):
+    assert model.supported_languages == {"en"}
+    # reviews of the kind the tiny model was trained on: words its vocabulary holds
+    known = " ".join(review(random.Random(seed), positive=True) for seed in range(6))
+    german = (
+        "Der Film war leider eine einzige Enttäuschung. Die Schauspieler wirkten gelangweilt, die Handlung "
+        "war vorhersehbar und die Musik viel zu laut. Nach einer Stunde sind wir gegangen, und das Geld "
+        "für die Karten hätten wir uns wirklich sparen können. Schade um den schönen Abend."
+    )
+    encoding = model._preprocessor.encode_with_evidence([known, german])
+    assert in_training_language(encoding.evidence, encoding.worded).tolist() == [True, False]
+
+    english, other = model.classify([known, german])
+
+    assert english.language == "en" and english.abstained is None and english.label == "positive"
+    assert other.language == "de" and other.abstained is not None
+    assert other.abstained.reason == "unsupported_language"
