@@ -9,6 +9,7 @@ Plain Python: importing it costs nothing on a cold start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 APP_NAME = "Sentiment"
@@ -110,6 +111,15 @@ ROUTES = (
     Route("GET", "/health"),
     *DOCUMENTATION_ROUTES,
 )
+
+
+def error_body(error: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The body of every error the API answers (functions.api_models.ErrorResponse documents it):
+    a code, a sentence, and where the request broke the contract when that is known."""
+    body: dict[str, Any] = {"error": error, "message": message}
+    if details is not None:
+        body["details"] = details
+    return body
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ import binascii
 import html
 import json
 import re
+import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -101,6 +102,10 @@ class PreprocessConfigError(ValueError):
 
 # `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry.
 SLOTS_PER_ENTRY = 2
+# `Vocabulary.ids` builds its hash tables at the first lookup of this many fingerprints (a batch
+# of about ten reviews); smaller ones binary-search the sorted fingerprints until then
+TABLES_FROM_LOOKUPS = 8_192
+_TABLES_BUILDING = threading.Lock()  # one build at a time: threads sharing a model wait for it
 # The slot of a fingerprint in the k-th table: the top bits of fingerprint * (k * _SLOT_STEP + 1)
 # modulo 2**32 (odd multipliers: a fingerprint is already a hash, but each table must spread
 # differently the fingerprints that shared a slot in the one before).
@@ -128,8 +133,8 @@ class Vocabulary:
     ``FIRST_KNOWN_ID + k``. In ``preprocess.json`` it is base64 of the zlib-compressed deltas."""
 
     def __init__(self, fingerprints: np.ndarray) -> None:
-        fingerprints = np.unique(np.asarray(fingerprints, dtype=np.uint32))
-        self.fingerprints = fingerprints
+        self.fingerprints = np.unique(np.asarray(fingerprints, dtype=np.uint32))
+        self._tables: list[_SlotTable] | None = None  # `_slot_tables`, built on first need
 
     def __len__(self) -> int:
         return len(self.fingerprints)
@@ -141,13 +146,23 @@ class Vocabulary:
         return hash(self.fingerprints.tobytes())
 
     def ids(self, fingerprints: np.ndarray) -> np.ndarray:
-        """The id of each fingerprint: its row, or `UNKNOWN_ID`. A search in the sorted array
-        misses the cache at every step; in `_slot_tables` a lookup is one gather of a table entry,
-        and only where the slot's fingerprint is another one that was not alone in that slot
-        (about a sixth of the lookups) one more in the next, smaller table."""
+        """The id of each fingerprint: its row, or `UNKNOWN_ID`.
+
+        A search in the sorted array misses the cache at every step; in `_slot_tables` a lookup is
+        one gather of a table entry, and only where the slot's fingerprint is another one that was
+        not alone in that slot (about a sixth of the lookups) one more in the next, smaller table.
+        The tables take 20 MiB and 40-60 ms to build, so they are built by the first lookup of
+        `TABLES_FROM_LOOKUPS` fingerprints or more; until then a few hundred fingerprints (a
+        review) are searched in the sorted array (about 0.2 ms), and a cold start's first
+        request does not wait for the tables."""
         wanted = np.asarray(fingerprints, dtype=np.uint32)
+        tables = self._tables
+        if tables is None:
+            if len(wanted) < TABLES_FROM_LOOKUPS:
+                return self._searched_ids(wanted)
+            tables = self._slot_tables()
         ids = pending = None  # at the first table: all of them
-        for table in self._slot_tables():
+        for table in tables:
             entries = table.entries[table.slots(wanted)]
             found = (entries & _ENTRY_ID).astype(np.int64)
             hit = ((entries >> np.uint64(32)).astype(np.uint32) == wanted) & (found != 0)
@@ -163,34 +178,45 @@ class Vocabulary:
             wanted = wanted[going]
         return np.full(len(wanted), UNKNOWN_ID, dtype=np.int64) if ids is None else ids
 
+    def _searched_ids(self, wanted: np.ndarray) -> np.ndarray:
+        """`ids` by a binary search of the sorted fingerprints (the same ids as the tables)."""
+        if not len(self.fingerprints):
+            return np.full(len(wanted), UNKNOWN_ID, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(self.fingerprints, wanted), len(self.fingerprints) - 1)
+        return np.where(self.fingerprints[rows] == wanted, rows + FIRST_KNOWN_ID, UNKNOWN_ID).astype(np.int64)
+
     def _slot_tables(self) -> list[_SlotTable]:
-        """Hash tables of (fingerprint, id), built once: every fingerprint takes a slot of the
-        first table (`SLOTS_PER_ENTRY` slots an entry); those that find it taken by another go on
-        to the next table, sized for them, and so on (about a fifth go on each time)."""
-        tables = getattr(self, "_tables", None)
-        if tables is None:
-            tables = []
-            fingerprints = self.fingerprints
-            ids = np.arange(FIRST_KNOWN_ID, FIRST_KNOWN_ID + len(fingerprints), dtype=np.uint64)
-            while len(fingerprints):  # each table places one fingerprint at least
-                multiplier = np.uint32((len(tables) * _SLOT_STEP + 1) % (1 << 32))
-                bits = max(1, (SLOTS_PER_ENTRY * len(fingerprints) - 1).bit_length())
-                table = _SlotTable(np.zeros(1 << bits, dtype=np.uint64), multiplier, np.uint32(32 - bits))
-                slots = table.slots(fingerprints)
-                entries = (fingerprints.astype(np.uint64) << np.uint64(32)) | ids
-                if not tables:  # slots of the fingerprints' top bits, in ascending order: the first of each takes it
-                    placed = np.ones(len(slots), dtype=bool)
-                    placed[1:] = slots[1:] != slots[:-1]
-                    shared = np.zeros(len(slots), dtype=bool)
-                    shared[:-1] = ~placed[1:]  # the next fingerprint has the same slot
-                    table.entries[slots[placed]] = entries[placed] | np.where(shared[placed], _ENTRY_MORE, 0)
-                else:
-                    table.entries[slots] = entries  # one of the fingerprints of a slot takes it
-                    placed = table.entries[slots] == entries
-                    table.entries[slots[~placed]] |= _ENTRY_MORE
-                fingerprints, ids = fingerprints[~placed], ids[~placed]
-                tables.append(table)
-            self._tables = tables
+        """Hash tables of (fingerprint, id), built once (by one thread; the others wait for it):
+        every fingerprint takes a slot of the first table (`SLOTS_PER_ENTRY` slots an entry);
+        those that find it taken by another go on to the next table, sized for them, and so on
+        (about a fifth go on each time)."""
+        with _TABLES_BUILDING:
+            if self._tables is None:
+                self._tables = self._built_tables()
+        return self._tables
+
+    def _built_tables(self) -> list[_SlotTable]:
+        tables = []
+        fingerprints = self.fingerprints
+        ids = np.arange(FIRST_KNOWN_ID, FIRST_KNOWN_ID + len(fingerprints), dtype=np.uint64)
+        while len(fingerprints):  # each table places one fingerprint at least
+            multiplier = np.uint32((len(tables) * _SLOT_STEP + 1) % (1 << 32))
+            bits = max(1, (SLOTS_PER_ENTRY * len(fingerprints) - 1).bit_length())
+            table = _SlotTable(np.zeros(1 << bits, dtype=np.uint64), multiplier, np.uint32(32 - bits))
+            slots = table.slots(fingerprints)
+            entries = (fingerprints.astype(np.uint64) << np.uint64(32)) | ids
+            if not tables:  # slots of the fingerprints' top bits, in ascending order: the first of each takes it
+                placed = np.ones(len(slots), dtype=bool)
+                placed[1:] = slots[1:] != slots[:-1]
+                shared = np.zeros(len(slots), dtype=bool)
+                shared[:-1] = ~placed[1:]  # the next fingerprint has the same slot
+                table.entries[slots[placed]] = entries[placed] | np.where(shared[placed], _ENTRY_MORE, 0)
+            else:
+                table.entries[slots] = entries  # one of the fingerprints of a slot takes it
+                placed = table.entries[slots] == entries
+                table.entries[slots[~placed]] |= _ENTRY_MORE
+            fingerprints, ids = fingerprints[~placed], ids[~placed]
+            tables.append(table)
         return tables
 
     def encode(self) -> str:
@@ -206,8 +232,8 @@ class Vocabulary:
         fingerprints = np.cumsum(deltas, dtype=np.uint32)
         if len(fingerprints) > 1 and not (fingerprints[1:] > fingerprints[:-1]).all():
             raise PreprocessConfigError("the vocabulary of preprocess.json is not strictly increasing")
-        vocabulary = cls.__new__(cls)
-        vocabulary.fingerprints = fingerprints
+        vocabulary = cls(np.zeros(0, dtype=np.uint32))
+        vocabulary.fingerprints = fingerprints  # sorted and distinct: checked above
         return vocabulary
 
 

@@ -125,3 +125,34 @@ def test_gateway_schema_and_model_agree_on_generated_classify_bodies(body):
     assert Draft4Validator(gateway_request_schema(ClassifyRequest)).is_valid(body) == accepted_by_model(
         ClassifyRequest, body
     )
+
+
+# -- the plain /classify check (functions/plain_classify.py) narrows the model -------------------
+
+
+def plain_and_model(body: object) -> tuple[object, object]:
+    """What the plain check and the model (in Python mode, as Powertools validates a parsed body)
+    make of ``body``: (texts, explain) or None each."""
+    from functions.plain_classify import plain_body
+
+    plain = plain_body(body)
+    try:
+        request = ClassifyRequest.model_validate(body)
+    except ValidationError:
+        model = None
+    else:
+        model = (request.all_texts(), request.explain)
+    return (None if plain is None else tuple(plain)), model
+
+
+@pytest.mark.parametrize("body", CLASSIFY_BODIES, ids=lambda value: json.dumps(value)[:40])
+def test_the_plain_classify_check_accepts_what_the_model_accepts_with_the_same_values(body):
+    plain, model = plain_and_model(body)
+    assert plain == model
+
+
+@settings(max_examples=500, deadline=None)
+@given(body=bodies | st.lists(st.text(max_size=2), max_size=2) | st.text(max_size=2) | st.none())
+def test_the_plain_classify_check_and_the_model_agree_on_generated_bodies(body):
+    plain, model = plain_and_model(body)
+    assert plain == model

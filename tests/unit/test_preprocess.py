@@ -311,7 +311,31 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
         rows = np.minimum(np.searchsorted(known, queries), max(len(known) - 1, 0))
         found = known[rows] == queries if len(known) else np.zeros(len(queries), dtype=bool)
         expected = np.where(found, rows + FIRST_KNOWN_ID, UNKNOWN_ID)
+        # a small lookup before the tables exist searches the sorted array
+        np.testing.assert_array_equal(vocabulary.ids(queries[:500]), expected[:500])
+        np.testing.assert_array_equal(vocabulary.ids(queries[-500:]), expected[-500:])
+        assert vocabulary._tables is None
+        vocabulary._slot_tables()
+        # every lookup goes through the tables once they are built
         np.testing.assert_array_equal(vocabulary.ids(queries), expected)
+        np.testing.assert_array_equal(vocabulary.ids(queries[:7]), expected[:7])
+
+
+def test_the_vocabulary_builds_its_tables_at_the_first_large_lookup_only():
+    from model_build.preprocess import TABLES_FROM_LOOKUPS, Vocabulary
+
+    rng = np.random.default_rng(11)
+    known = np.unique(rng.integers(0, 2**32, 50_000, dtype=np.uint64).astype(np.uint32))
+    vocabulary = Vocabulary(known)
+    small = vocabulary.ids(known[: TABLES_FROM_LOOKUPS - 1])
+    assert vocabulary._tables is None
+    large = vocabulary.ids(known[:TABLES_FROM_LOOKUPS])
+    assert vocabulary._tables is not None
+    np.testing.assert_array_equal(large[:-1], small)
+    # and a vocabulary read from preprocess.json starts without them too
+    decoded = Vocabulary.decode(vocabulary.encode())
+    assert decoded._tables is None and decoded == vocabulary
+    np.testing.assert_array_equal(decoded.ids(known[:100]), small[:100])
 
 
 def test_token_sets_hold_exactly_the_hashes_of_their_tokens():
