@@ -18,7 +18,6 @@ from functions.events import EventBus
 from functions.model_store import ModelSource, ModelStore
 from functions.object_store import Bucket, Queue
 from functions.observability import logger
-from functions.sentiment_model import function_vcpus
 from functions.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ def model_store() -> ModelStore:
         # Lambda's only writable place is /tmp (tempfile's default there)
         Path(tempfile.gettempdir()) / MODEL_CACHE_FOLDER,
         refresh_seconds=settings.model_refresh_seconds,
-        threads=function_vcpus(),
     )
 
 

@@ -32,14 +32,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from functions.object_store import Bucket, StorageError
 from functions.observability import count, logger, milliseconds, model_metrics, role_count, subsegment
-from functions.sentiment_model import SentimentModel
 from model_build import bundle
 from model_build.bundle import BundleError, Pointer, Release
-from model_build.preprocess import PreprocessConfigError, Preprocessor
+
+if TYPE_CHECKING:
+    from functions.sentiment_model import SentimentModel
 
 NO_MODEL_RETRY_SECONDS = 1.0
 # after consecutive failed refreshes the next one waits FIRST * 2**(failures - 1), at most MAX
@@ -93,14 +94,14 @@ class ModelStore:
         cache_dir: Path,
         *,
         refresh_seconds: float,
-        threads: int,
+        threads: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         draw: Callable[[], float] = random.random,
     ) -> None:
         self._source = source
         self._cache_dir = cache_dir
         self._refresh_seconds = refresh_seconds
-        self._threads = threads
+        self._threads = threads  # onnxruntime's; None: the vCPUs this process may use
         self._clock = clock
         self._draw = draw  # uniform in [0, 1): routes work that has no key
         self._lock = threading.Lock()
@@ -263,6 +264,11 @@ class ModelStore:
         return model
 
     def _load(self, pointer: Release) -> SentimentModel:
+        # Imported here, not with this module: numpy and onnxruntime then import while a cold
+        # start's first reads of S3 are under way (functions.dependencies.preload_model_during_init).
+        from functions.sentiment_model import SentimentModel, function_vcpus
+        from model_build.preprocess import PreprocessConfigError, Preprocessor
+
         version = pointer.version
         folder = self._cache_dir / version
         shutil.rmtree(folder, ignore_errors=True)  # a previous attempt's leftovers
@@ -290,7 +296,7 @@ class ModelStore:
             if model_sha256.result() != card.get("files", {}).get(bundle.MODEL_FILE, {}).get("sha256"):
                 # the hash was taken while downloading; verify_file words the refusal
                 bundle.verify_file(card, bundle.MODEL_FILE, model_path)
-            return SentimentModel.load(model_path, preprocessor, card, self._threads)
+            return SentimentModel.load(model_path, preprocessor, card, self._threads or function_vcpus())
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
