@@ -102,8 +102,8 @@ class PreprocessConfigError(ValueError):
 
 # `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry.
 SLOTS_PER_ENTRY = 2
-# `Vocabulary.ids` builds its hash tables at the first lookup of this many fingerprints (a batch
-# of about ten reviews); smaller ones binary-search the sorted fingerprints until then
+# `Vocabulary.ids` builds its hash tables once this many fingerprints have been looked up (about
+# ten reviews'); until then it binary-searches the sorted fingerprints
 TABLES_FROM_LOOKUPS = 8_192
 _TABLES_BUILDING = threading.Lock()  # one build at a time: threads sharing a model wait for it
 # The slot of a fingerprint in the k-th table: the top bits of fingerprint * (k * _SLOT_STEP + 1)
@@ -135,6 +135,7 @@ class Vocabulary:
     def __init__(self, fingerprints: np.ndarray) -> None:
         self.fingerprints = np.unique(np.asarray(fingerprints, dtype=np.uint32))
         self._tables: list[_SlotTable] | None = None  # `_slot_tables`, built on first need
+        self._looked_up = 0  # fingerprints looked up before the tables were built
 
     def __len__(self) -> int:
         return len(self.fingerprints)
@@ -151,14 +152,15 @@ class Vocabulary:
         A search in the sorted array misses the cache at every step; in `_slot_tables` a lookup is
         one gather of a table entry, and only where the slot's fingerprint is another one that was
         not alone in that slot (about a sixth of the lookups) one more in the next, smaller table.
-        The tables take 20 MiB and 40-60 ms to build, so they are built by the first lookup of
-        `TABLES_FROM_LOOKUPS` fingerprints or more; until then a few hundred fingerprints (a
-        review) are searched in the sorted array (about 0.2 ms), and a cold start's first
-        request does not wait for the tables."""
+        The tables take 20 MiB and 40-60 ms to build, so they are built once `TABLES_FROM_LOOKUPS`
+        fingerprints have been looked up (in one call or over several); until then lookups search
+        the sorted array (about 0.2 ms for a review's), and a cold start's first request does not
+        wait for the tables."""
         wanted = np.asarray(fingerprints, dtype=np.uint32)
         tables = self._tables
         if tables is None:
-            if len(wanted) < TABLES_FROM_LOOKUPS:
+            self._looked_up += len(wanted)
+            if self._looked_up < TABLES_FROM_LOOKUPS:
                 return self._searched_ids(wanted)
             tables = self._slot_tables()
         ids = pending = None  # at the first table: all of them

@@ -321,18 +321,26 @@ def test_vocabulary_ids_are_those_of_a_binary_search():
         np.testing.assert_array_equal(vocabulary.ids(queries[:7]), expected[:7])
 
 
-def test_the_vocabulary_builds_its_tables_at_the_first_large_lookup_only():
+def test_the_vocabulary_builds_its_tables_once_enough_fingerprints_were_looked_up():
     from model_build.preprocess import TABLES_FROM_LOOKUPS, Vocabulary
 
     rng = np.random.default_rng(11)
     known = np.unique(rng.integers(0, 2**32, 50_000, dtype=np.uint64).astype(np.uint32))
+    # in one lookup
     vocabulary = Vocabulary(known)
     small = vocabulary.ids(known[: TABLES_FROM_LOOKUPS - 1])
     assert vocabulary._tables is None
-    large = vocabulary.ids(known[:TABLES_FROM_LOOKUPS])
-    assert vocabulary._tables is not None
+    large = Vocabulary(known).ids(known[:TABLES_FROM_LOOKUPS])
     np.testing.assert_array_equal(large[:-1], small)
-    # and a vocabulary read from preprocess.json starts without them too
+    # over several: the one that reaches the count builds them
+    vocabulary = Vocabulary(known)
+    step = TABLES_FROM_LOOKUPS // 4
+    for start in range(0, 3 * step, step):
+        vocabulary.ids(known[start : start + step])
+        assert vocabulary._tables is None
+    vocabulary.ids(known[:step])
+    assert vocabulary._tables is not None
+    # and a vocabulary read from preprocess.json starts without them
     decoded = Vocabulary.decode(vocabulary.encode())
     assert decoded._tables is None and decoded == vocabulary
     np.testing.assert_array_equal(decoded.ids(known[:100]), small[:100])
