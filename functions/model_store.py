@@ -264,11 +264,6 @@ class ModelStore:
         return model
 
     def _load(self, pointer: Release) -> SentimentModel:
-        # Imported here, not with this module: numpy and onnxruntime then import while a cold
-        # start's first reads of S3 are under way (functions.dependencies.preload_model_during_init).
-        from functions.sentiment_model import SentimentModel, function_vcpus
-        from model_build.preprocess import PreprocessConfigError, Preprocessor
-
         version = pointer.version
         folder = self._cache_dir / version
         shutil.rmtree(folder, ignore_errors=True)  # a previous attempt's leftovers
@@ -287,6 +282,12 @@ class ModelStore:
             if card["version"] != version:
                 raise BundleError(f"the card of {version} names the version {card['version']}")
             bundle.verify_file(card, bundle.PREPROCESS_FILE, preprocess_data.result())
+            # Imported now, not with this module: on a cold start the handler module imports numpy
+            # and onnxruntime while the reads above are under way
+            # (functions.dependencies.preload_model_during_init), and only what follows needs them.
+            from functions.sentiment_model import SentimentModel, function_vcpus
+            from model_build.preprocess import PreprocessConfigError, Preprocessor
+
             try:
                 preprocessor = Preprocessor.from_json(preprocess_data.result())
             except PreprocessConfigError as error:
