@@ -15,8 +15,6 @@ from functions.init_phase import pause_garbage_collection, resume_garbage_collec
 
 _collecting = pause_garbage_collection()  # until this module is ready (functions/init_phase.py)
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from functions import dependencies
@@ -30,8 +28,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions import plain_classify
 from functions.observability import capture_lambda_handler, logger, metrics
 
-ROUTES_MODULE = "functions.api_routes"
-
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -39,13 +35,10 @@ ROUTES_MODULE = "functions.api_routes"
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     answer = plain_classify.answer(event)
     if answer is None:
-        answer = routes().app.resolve(event, context)
+        from functions import api_routes  # imported by the first request that needs the app
+
+        answer = api_routes.app.resolve(event, context)
     return answer
-
-
-def routes() -> ModuleType:
-    """`functions.api_routes`, imported on first use."""
-    return importlib.import_module(ROUTES_MODULE)
 
 
 resume_garbage_collection(_collecting)

@@ -297,7 +297,8 @@ class ModelStore:
             if model_sha256.result() != card.get("files", {}).get(bundle.MODEL_FILE, {}).get("sha256"):
                 # the hash was taken while downloading; verify_file words the refusal
                 bundle.verify_file(card, bundle.MODEL_FILE, model_path)
-            return SentimentModel.load(model_path, preprocessor, card, self._threads or function_vcpus())
+            threads = function_vcpus() if self._threads is None else self._threads
+            return SentimentModel.load(model_path, preprocessor, card, threads)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
