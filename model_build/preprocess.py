@@ -100,8 +100,10 @@ class PreprocessConfigError(ValueError):
     """``preprocess.json`` is missing fields, has wrong values or an unknown format."""
 
 
-# `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry.
-SLOTS_PER_ENTRY = 2
+# `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry: with 4
+# (36 MiB for a vocabulary of a million n-grams) 7% of a review's lookups go on past the first
+# table, against 18% with 2 (20 MiB), and a 64-review batch's lookups take a third less time.
+SLOTS_PER_ENTRY = 4
 # `Vocabulary.ids` builds its hash tables once this many fingerprints have been looked up (about
 # ten reviews'); until then it binary-searches the sorted fingerprints
 TABLES_FROM_LOOKUPS = 8_192
@@ -151,8 +153,8 @@ class Vocabulary:
 
         A search in the sorted array misses the cache at every step; in `_slot_tables` a lookup is
         one gather of a table entry, and only where the slot's fingerprint is another one that was
-        not alone in that slot (about a sixth of the lookups) one more in the next, smaller table.
-        The tables take 20 MiB and 40-60 ms to build, so they are built once `TABLES_FROM_LOOKUPS`
+        not alone in that slot (about one lookup in fourteen) one more in the next, smaller table.
+        The tables take 36 MiB and 25-60 ms to build, so they are built once `TABLES_FROM_LOOKUPS`
         fingerprints have been looked up (in one call or over several); until then lookups search
         the sorted array (about 0.2 ms for a review's), and a cold start's first request does not
         wait for the tables."""
@@ -191,7 +193,7 @@ class Vocabulary:
         """Hash tables of (fingerprint, id), built once (by one thread; the others wait for it):
         every fingerprint takes a slot of the first table (`SLOTS_PER_ENTRY` slots an entry);
         those that find it taken by another go on to the next table, sized for them, and so on
-        (about a fifth go on each time)."""
+        (about a tenth go on from the first, more from the smaller ones after it)."""
         with _TABLES_BUILDING:
             if self._tables is None:
                 self._tables = self._built_tables()
@@ -601,10 +603,17 @@ class _NGrams:
     values: np.ndarray  # uint64, the mixed value of each n-gram
     texts_of: np.ndarray  # the text each belongs to
     has_word: np.ndarray  # bool: it holds a word (not only punctuation and symbols)
-    first_token: np.ndarray  # the index (among the kept tokens) of its first token
-    orders: np.ndarray  # its order
-    # with keep_tokens: the start, end and negation of each kept token
-    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # with keep_tokens (`Preprocessor.ngram_texts` only): each n-gram's first token (its index among
+    # the kept tokens) and order, and the start, end and negation of each kept token
+    tokens: _NGramTokens | None = None
+
+
+class _NGramTokens(NamedTuple):
+    first_token: np.ndarray
+    orders: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    negated: np.ndarray
 
 
 class Preprocessor:
@@ -672,13 +681,14 @@ class Preprocessor:
         negated word written ``NOT_word`` (the first n-gram of an id, if several share it)."""
         normalized = normalize(text)
         ngrams = self._ngrams([normalized], keep_tokens=True)
+        kept = ngrams.tokens
         tokens = [
             ("NOT_" if negated else "") + normalized[start:end]
-            for start, end, negated in zip(*(array.tolist() for array in ngrams.tokens))
+            for start, end, negated in zip(kept.starts.tolist(), kept.ends.tolist(), kept.negated.tolist())
         ]
         names: dict[int, str] = {}
         for identifier, first, order in zip(
-            self._ids(ngrams.values).tolist(), ngrams.first_token.tolist(), ngrams.orders.tolist()
+            self._ids(ngrams.values).tolist(), kept.first_token.tolist(), kept.orders.tolist()
         ):
             names.setdefault(identifier, " ".join(tokens[first : first + order]))
         return names
@@ -743,15 +753,18 @@ class Preprocessor:
                 values.append(combined)
                 owners.append(owner[first])
                 has_word.append(word_count[first + order] > word_count[first])
-                firsts.append(first)
-                orders.append(np.full(len(first), order, dtype=np.int64))
-            tokens = (starts, ends, negated) if keep_tokens else None
+                if keep_tokens:
+                    firsts.append(first)
+                    orders.append(np.full(len(first), order, dtype=np.int64))
             if not values:
                 empty = np.zeros(0, dtype=np.int64)
-                return _NGrams(np.zeros(0, dtype=np.uint64), empty, np.zeros(0, dtype=bool), empty, empty, tokens)
+                tokens = _NGramTokens(empty, empty, starts, ends, negated) if keep_tokens else None
+                return _NGrams(np.zeros(0, dtype=np.uint64), empty, np.zeros(0, dtype=bool), tokens)
             mixed = _finalize(np.concatenate(values))
-        return _NGrams(mixed, np.concatenate(owners), np.concatenate(has_word), np.concatenate(firsts),
-                       np.concatenate(orders), tokens)  # fmt: skip
+        tokens = None
+        if keep_tokens:
+            tokens = _NGramTokens(np.concatenate(firsts), np.concatenate(orders), starts, ends, negated)
+        return _NGrams(mixed, np.concatenate(owners), np.concatenate(has_word), tokens)
 
     def _within_max_tokens(self, owner: np.ndarray, texts: int) -> np.ndarray | None:
         """Which tokens to keep so that no text has more than ``max_tokens``: the head and the
@@ -791,19 +804,15 @@ def _negated(hashes: np.ndarray, owner: np.ndarray, scope: int) -> np.ndarray:
     negators = np.flatnonzero(negator)
     if not len(negators) or scope <= 0:
         return negated
-    # the tokens up to `scope` after each negator, and the negator before each
-    after = (negators[:, None] + np.arange(1, scope + 1)).ravel()
-    before = np.repeat(negators, scope)
-    inside = after < len(hashes)
-    after, before = after[inside], before[inside]
-    # the last scope end at or before each of those tokens must come before its negator
-    ends = np.flatnonzero(_SCOPE_END_SET.holds(hashes))
-    ends_so_far = np.searchsorted(ends, after, side="right")
-    if len(ends):
-        open_scope = (ends_so_far == 0) | (ends[np.maximum(ends_so_far - 1, 0)] < before)
-    else:
-        open_scope = np.ones(len(after), dtype=bool)
-    kept = open_scope & (owner[after] == owner[before]) & ~negator[after]
+    # each negator and the `scope` tokens after it (one row each; past the end: the last token)
+    reach = negators[:, None] + np.arange(scope + 1)
+    within = reach < len(hashes)
+    reach = np.minimum(reach, len(hashes) - 1)
+    # a scope end at the negator or at any token up to this one closes the scope: only the few
+    # tokens in reach are tested for scope ends, not every token
+    closed = np.logical_or.accumulate(_SCOPE_END_SET.holds(hashes[reach.ravel()]).reshape(reach.shape), axis=1)
+    after = reach[:, 1:]
+    kept = within[:, 1:] & ~closed[:, 1:] & (owner[after] == owner[negators][:, None]) & ~negator[after]
     negated[after[kept]] = True
     return negated
 
@@ -821,15 +830,8 @@ def _sorted_unique_per_text(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique`` of each text's ids (each below ``rows``), for all ``texts`` in one sort of
     (text, id) keys: 32-bit keys where they fit (a batch of a few hundred texts), which sort
-    twice as fast as 64-bit ones."""
-    # the shared row of unknown n-grams (a quarter of a review's, with a vocabulary): each text's
-    # once, before the sort
-    unknown = ids == UNKNOWN_ID
-    if unknown.any():
-        with_unknown = np.flatnonzero(np.bincount(texts_of[unknown], minlength=texts))
-        known = ~unknown
-        ids = np.concatenate([ids[known], np.full(len(with_unknown), UNKNOWN_ID, dtype=ids.dtype)])
-        texts_of = np.concatenate([texts_of[known], with_unknown])
+    twice as fast as 64-bit ones. (Taking out the unknown n-grams' shared row before the sort, a
+    quarter of a review's ids, costs twice what sorting them does.)"""
     bits = max(1, (rows - 1).bit_length())
     kind = np.uint32 if texts << bits <= 1 << 32 else np.int64
     keys = (texts_of.astype(kind) << kind(bits)) | ids.astype(kind)
