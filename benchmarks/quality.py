@@ -2,6 +2,7 @@
 hand-written evaluation sets and on the IMDB test split, as one table of measures and targets.
 
     python -m benchmarks.quality --models artifacts/models        (make bench-quality)
+    python -m benchmarks.quality --models artifacts/models --calibration-frontier
 
 The sets are the JSON-lines files of ``benchmarks/quality_sets/`` (its README.md says what
 each holds and how it was written); they are for evaluation only and never trained or tuned
@@ -9,11 +10,19 @@ on. The model is the bundle that ``current.json`` of ``--models`` names (or ``--
 loaded by serving's own runner (`functions.sentiment_model.SentimentModel`), so the figures
 are those of the answers the service gives: an abstention counts as not right in every
 accuracy, and calibration (ECE) is measured over the answered items only.
+
+``--calibration-frontier`` adds a diagnostic, never a figure of the service: the bundle's
+calibration (a temperature that depends on the n-gram count, and VADER's weight on short text)
+refitted on the out-of-domain short reviews, on the IMDB test reviews' last sentences, and on both,
+with the ECE each refit reaches on each set. It shows how far any such calibration of this model
+could bring the two short-text ECEs at once: when even a fit on both sets themselves leaves one
+above its target, the model's logits do not tell those texts apart, and no calibration will.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import operator
 import sys
@@ -36,10 +45,11 @@ from functions.sentiment_model import (
     function_vcpus,
 )
 from model_build.bundle import POINTER_FILE, BundleError, Pointer
-from model_build.calibration import expected_calibration_error
+from model_build.calibration import LEXICON_MAX_NGRAMS, expected_calibration_error, fit_calibration
 from model_build.crops import split_sentences
 from model_build.data import DataSourceError, default_source, load_imdb
-from model_build.preprocess import DEFAULT_LABELS
+from model_build.lexicon import short_text_scores
+from model_build.preprocess import DEFAULT_LABELS, Calibration
 
 SETS_FOLDER = Path(__file__).with_name("quality_sets")
 SHORT_OPINIONS = "short_opinions"
@@ -283,6 +293,95 @@ def imdb_measures(
     )
 
 
+# -- the calibration frontier (a diagnostic) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """What a calibration is fitted on and judged by: a set's uncalibrated logits, n-gram counts,
+    VADER scores (read for the short texts only) and label indices."""
+
+    name: str
+    logits: np.ndarray
+    counts: np.ndarray
+    compound: np.ndarray
+    labels: np.ndarray
+
+    def expected_calibration_error(self, calibration: Calibration) -> float:
+        probabilities = calibration.probabilities(self.logits, self.counts, self.compound)
+        return expected_calibration_error(probabilities.max(axis=1), probabilities.argmax(axis=1) == self.labels)
+
+
+@dataclass(frozen=True)
+class FrontierRow:
+    fitted_on: str
+    calibration: Calibration
+    errors: dict[str, float]  # set name -> ECE
+
+
+SERVED_CALIBRATION = "served (fitted on held-out training data)"
+
+
+def calibration_frontier(served: Calibration, sets: Sequence[ScoredSet]) -> list[FrontierRow]:
+    """The ECE of every set under the ``served`` calibration and under one refitted (as training
+    fits it, lexicon weight included) on each set alone and on all of them, each set weighing
+    the same."""
+
+    def row(fitted_on: str, calibration: Calibration) -> FrontierRow:
+        return FrontierRow(fitted_on, calibration, {s.name: s.expected_calibration_error(calibration) for s in sets})
+
+    rows = [row(SERVED_CALIBRATION, served)]
+    choices = [[scored] for scored in sets] + ([list(sets)] if len(sets) > 1 else [])
+    for chosen in choices:
+        refitted = fit_calibration(
+            np.concatenate([s.logits for s in chosen]),
+            np.concatenate([s.counts for s in chosen]),
+            np.concatenate([s.labels for s in chosen]),
+            np.concatenate([np.full(len(s.labels), 1.0 / len(s.labels)) for s in chosen]),
+            compound=np.concatenate([s.compound for s in chosen]),
+        )
+        rows.append(row(" + ".join(s.name for s in chosen), refitted))
+    return rows
+
+
+def scored_set(model: SentimentModel, name: str, texts: Sequence[str], labels: Sequence[str]) -> ScoredSet:
+    """The texts the model answers (those it abstains on count in no ECE) as a `ScoredSet`."""
+    answered = [index for index, prediction in enumerate(classify(model, texts)) if is_answered(prediction)]
+    kept = [texts[index] for index in answered]
+    logits, counts = model.uncalibrated(kept)
+    max_ngrams = model.calibration.lexicon_max_ngrams or LEXICON_MAX_NGRAMS
+    return ScoredSet(
+        name,
+        logits.astype(np.float64),
+        counts,
+        short_text_scores(kept, counts, max_ngrams),
+        np.array([model.labels.index(labels[index]) for index in answered], dtype=np.int64),
+    )
+
+
+def render_frontier(rows: Sequence[FrontierRow]) -> str:
+    names = list(rows[0].errors)
+    parameters = ("log scale", "evidence power", "lexicon weight")
+    header = ("calibration fitted on", *(f"ECE {name}" for name in names), *parameters)
+    table = [header] + [
+        (
+            row.fitted_on,
+            *(f"{row.errors[name]:.4f}" for name in names),
+            f"{row.calibration.log_scale:.3f}",
+            f"{row.calibration.evidence_power:.3f}",
+            f"{row.calibration.lexicon_weight:.3f}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    lines = [
+        "  ".join([line[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(line[1:], widths[1:]))])
+        for line in table
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
 # -- inputs ------------------------------------------------------------------------------------
 
 
@@ -366,22 +465,42 @@ def set_measures(model: SentimentModel, timings: dict[str, float]) -> list[Measu
     return measures
 
 
-def imdb_test_measures(
-    model: SentimentModel, source: str, limit: int | None, seed: int, timings: dict[str, float]
-) -> list[Measure]:
-    _check_labels(model, DEFAULT_LABELS)
+@dataclass(frozen=True)
+class ImdbTest:
+    texts: list[str]
+    labels: list[str]
+    sentences: list[str]  # the last sentence of each review that has one
+    sentence_labels: list[str]
+
+
+def read_imdb_test(source: str, limit: int | None, seed: int, timings: dict[str, float]) -> ImdbTest:
     with timed("read IMDB", timings):
         dataset = load_imdb(source, progress=False)
         test = dataset.test
         if limit is not None:
             test = test.subset(stratified_sample(test.labels, limit, seed))
         labels = [dataset.labels[label] for label in test.labels.tolist()]
-        sentences, sentence_labels = last_sentences(test.texts, labels)
-    with timed(f"IMDB test ({len(test)} reviews)", timings):
+        return ImdbTest(test.texts, labels, *last_sentences(test.texts, labels))
+
+
+def imdb_test_measures(model: SentimentModel, test: ImdbTest, timings: dict[str, float]) -> list[Measure]:
+    _check_labels(model, DEFAULT_LABELS)
+    with timed(f"IMDB test ({len(test.texts)} reviews)", timings):
         predictions = classify(model, test.texts)
-    with timed(f"IMDB test last sentences ({len(sentences)})", timings):
-        sentence_predictions = classify(model, sentences)
-    return imdb_measures(labels, predictions, sentence_labels, sentence_predictions)
+    with timed(f"IMDB test last sentences ({len(test.sentences)})", timings):
+        sentence_predictions = classify(model, test.sentences)
+    return imdb_measures(test.labels, predictions, test.sentence_labels, sentence_predictions)
+
+
+def frontier_rows(model: SentimentModel, test: ImdbTest, timings: dict[str, float]) -> list[FrontierRow]:
+    """`calibration_frontier` of the out-of-domain short reviews and the IMDB test's last sentences."""
+    with timed("calibration frontier", timings):
+        reviews = read_set(OOD_SHORT_REVIEWS)
+        sets = [
+            scored_set(model, "ood short reviews", [i["text"] for i in reviews], [i["label"] for i in reviews]),
+            scored_set(model, "IMDB test last sentences", test.sentences, test.sentence_labels),
+        ]
+        return calibration_frontier(model.calibration, sets)
 
 
 def _check_labels(model: SentimentModel, labels: Sequence[str]) -> None:
@@ -430,6 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the --imdb-limit sample")
     parser.add_argument("--threads", type=int, default=function_vcpus(), help="onnxruntime threads")
     parser.add_argument("--json", type=Path, help="also write every measure to this JSON file")
+    parser.add_argument(
+        "--calibration-frontier",
+        action="store_true",
+        help="also refit the calibration on the out-of-domain short reviews, on the IMDB test's last sentences and "
+        "on both, and print each refit's ECE on each set (a diagnostic: what any calibration of this model could "
+        "reach; the service's calibration is fitted on held-out training data only)",
+    )
     args = parser.parse_args(argv)
     if args.imdb_limit is not None and args.imdb_limit < 1:
         parser.error("--imdb-limit must be at least 1")
@@ -439,7 +565,9 @@ def main(argv: list[str] | None = None) -> int:
         with timed("load model", timings):
             model = load_served_model(args.models, args.version, args.threads)
         measures = set_measures(model, timings)
-        measures += imdb_test_measures(model, args.data, args.imdb_limit, args.seed, timings)
+        test = read_imdb_test(args.data, args.imdb_limit, args.seed, timings)
+        measures += imdb_test_measures(model, test, timings)
+        frontier = frontier_rows(model, test, timings) if args.calibration_frontier else None
     except (OSError, BundleError, DataSourceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -448,9 +576,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {model.version} (training languages: {', '.join(supported_languages(model))})")
     print(render_table(measures))
     print(f"{sum(bool(m.passed) for m in targeted)} of {len(targeted)} targets met")
+    if frontier is not None:
+        print(
+            "\ncalibration frontier (a diagnostic: refitted on these evaluation sets themselves; the service never is)"
+        )
+        print(render_frontier(frontier))
     print("timings: " + ", ".join(f"{part} {seconds:.1f} s" for part, seconds in timings.items()))
     if args.json:
-        args.json.write_text(json.dumps(results_json(model.version, measures, timings), indent=2) + "\n")
+        results = results_json(model.version, measures, timings)
+        if frontier is not None:
+            results["calibration_frontier"] = [
+                {"fitted_on": row.fitted_on, "calibration": dataclasses.asdict(row.calibration), "ece": row.errors}
+                for row in frontier
+            ]
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

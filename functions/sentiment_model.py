@@ -16,7 +16,7 @@ from functions.language import UNDETERMINED, LanguageGuess, language_identifier
 from model_build import bundle
 from model_build.bundle import BundleError
 from model_build.lexicon import compound_scores, lexicon_scores
-from model_build.preprocess import UNKNOWN_ID, PreprocessConfigError, Preprocessor, pad
+from model_build.preprocess import UNKNOWN_ID, Calibration, PreprocessConfigError, Preprocessor, pad
 
 # A session run costs in proportion to its padded [texts, longest] input, so several texts
 # are cut into runs of similar length, each of at most this many ids (and BATCH_SIZE texts).
@@ -195,12 +195,7 @@ class SentimentModel:
         ``lexicon`` (the warm-up run) VADER's score is left out."""
         encoded, evidence, worded = self._preprocessor.encode_with_evidence(texts)
         counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        if len(encoded) == 1:
-            logits = self._run(pad(encoded))
-        else:
-            logits = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
-            for rows in _similar_length_batches(counts.tolist()):
-                logits[rows] = self._run(pad([encoded[row] for row in rows]))
+        logits = self._logits(encoded, counts)
         compound = lexicon_scores(self._calibration, texts, counts) if lexicon else None
         probabilities = self._calibration.probabilities(logits, counts, compound)
         guesses = self._languages(texts, evidence, worded) if languages else [_NOT_IDENTIFIED] * len(texts)
@@ -215,6 +210,27 @@ class SentimentModel:
             for guess, known in zip(guesses, evidence.tolist())
         ]  # fmt: skip
         return _Analysis(probabilities, languages, abstentions, encoded, compound)
+
+    @property
+    def calibration(self) -> Calibration:
+        """What turns the graph's logits into the served probabilities (`uncalibrated`)."""
+        return self._calibration
+
+    def uncalibrated(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's logits of ``texts`` (``[len(texts), len(labels)]`` float32), before the
+        calibration, and the n-gram count of each (int64): what `Calibration` is fitted and applied
+        to (``make bench-quality --calibration-frontier`` refits it)."""
+        encoded = self._preprocessor.encode_many(texts)
+        counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        return self._logits(encoded, counts), counts
+
+    def _logits(self, encoded: list[np.ndarray], counts: np.ndarray) -> np.ndarray:
+        if len(encoded) == 1:
+            return self._run(pad(encoded))
+        logits = np.empty((len(encoded), len(self.labels)), dtype=np.float32)
+        for rows in _similar_length_batches(counts.tolist()):
+            logits[rows] = self._run(pad([encoded[row] for row in rows]))
+        return logits
 
     def _languages(self, texts: Sequence[str], evidence: np.ndarray, worded: np.ndarray) -> list[LanguageGuess]:
         """The language of each text: the training language's where the vocabulary knows most

@@ -17,22 +17,26 @@ from benchmarks.quality import (
     NO_EVIDENCE_STRINGS,
     OOD_SHORT_REVIEWS,
     OTHER_LANGUAGES,
+    SERVED_CALIBRATION,
     SET_NAMES,
     SETS_FOLDER,
     SHORT_OPINION_CATEGORIES,
     SHORT_OPINIONS,
     VERY_SHORT_ENGLISH,
     Measure,
+    ScoredSet,
     Target,
     abstained_or_right_share,
     abstained_share,
     accuracy,
     answered_share,
     calibration_error,
+    calibration_frontier,
     confident_wrong_count,
     last_sentences,
     mean_answered_score,
     read_set,
+    render_frontier,
     render_table,
     share_of_answers_at_least,
     stratified_sample,
@@ -40,6 +44,7 @@ from benchmarks.quality import (
 )
 from functions.sentiment_model import NO_EVIDENCE, UNSUPPORTED_LANGUAGE, Abstention, Prediction
 from model_build.crops import split_sentences
+from model_build.preprocess import Calibration
 
 pytestmark = pytest.mark.unit
 
@@ -333,3 +338,45 @@ def test_the_table_aligns_its_columns_and_marks_pass_and_fail():
     assert lines[2].endswith("PASS") and lines[3].endswith("FAIL") and lines[4].endswith("0.5000")
     value_end = lines[0].index("value") + len("value")
     assert [line[:value_end].split()[-1] for line in lines[2:]] == ["0.9000", "2", "0.5000"]
+
+
+def _scored_set(name: str, true_scale: float, seed: int, size: int = 4000) -> ScoredSet:
+    """Texts whose labels follow softmax(logits * true_scale): a set the model's raw logits
+    under- (scale > 1) or over-state (scale < 1) by that factor."""
+    generator = np.random.default_rng(seed)
+    margins = generator.normal(0.0, 2.0, size)
+    labels = (generator.random(size) < 1.0 / (1.0 + np.exp(-true_scale * margins))).astype(np.int64)
+    logits = np.stack([np.zeros(size), margins], axis=1)
+    counts = generator.integers(100, 400, size)  # longer than any text the lexicon reads
+    return ScoredSet(name, logits, counts, np.zeros(size), labels)
+
+
+def test_the_calibration_frontier_refits_on_each_set_and_on_both():
+    # GIVEN two sets whose raw logits are right for one and a third of the truth for the other
+    plain, understated = _scored_set("plain", 1.0, seed=1), _scored_set("understated", 3.0, seed=2)
+    served = Calibration()  # the raw logits as they are
+
+    rows = calibration_frontier(served, [plain, understated])
+
+    assert [row.fitted_on for row in rows] == [SERVED_CALIBRATION, "plain", "understated", "plain + understated"]
+    by_name = {row.fitted_on: row for row in rows}
+    # THEN a refit on one set calibrates that set and recovers its scale ...
+    assert by_name["plain"].errors["plain"] < 0.03
+    assert 0.8 < np.median(by_name["plain"].calibration.scales(plain.counts)) < 1.25
+    assert 2.4 < np.median(by_name["understated"].calibration.scales(understated.counts)) < 3.75
+    assert by_name["understated"].errors["understated"] < 0.03
+    assert by_name["understated"].errors["understated"] < rows[0].errors["understated"] - 0.05
+    # ... and leaves the other set as far off as the two differ
+    assert by_name["plain"].errors["understated"] > 0.08 and by_name["understated"].errors["plain"] > 0.08
+    # AND the joint fit lies between: neither set as well calibrated as by its own fit
+    joint = by_name["plain + understated"]
+    for name in ("plain", "understated"):
+        assert by_name[name].errors[name] < joint.errors[name] < max(row.errors[name] for row in rows[1:3])
+    assert rows[0].calibration is served
+
+
+def test_the_frontier_table_names_every_set_and_refit():
+    rows = calibration_frontier(Calibration(), [_scored_set("a", 1.0, seed=3, size=500)])
+    lines = render_frontier(rows).splitlines()
+    assert "ECE a" in lines[0] and len(lines) == 2 + 2  # header, rule, served, refit on "a"
+    assert lines[2].startswith(SERVED_CALIBRATION) and lines[3].startswith("a ")
