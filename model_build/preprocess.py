@@ -102,7 +102,7 @@ class PreprocessConfigError(ValueError):
 
 # `Vocabulary.ids` finds fingerprints in hash tables of at least this many slots an entry: with 4
 # (36 MiB for a vocabulary of a million n-grams) 7% of a review's lookups go on past the first
-# table, against 18% with 2 (20 MiB), and a 64-review batch's lookups take a third less time.
+# table, against 18% with 2 (21 MiB), and a 64-review batch's lookups take about a quarter less time.
 SLOTS_PER_ENTRY = 4
 # `Vocabulary.ids` builds its hash tables once this many fingerprints have been looked up (about
 # ten reviews'); until then it binary-searches the sorted fingerprints
