@@ -352,7 +352,7 @@ def scored_set(model: SentimentModel, name: str, texts: Sequence[str], labels: S
     max_ngrams = model.calibration.lexicon_max_ngrams or LEXICON_MAX_NGRAMS
     return ScoredSet(
         name,
-        logits.astype(np.float64),
+        logits,
         counts,
         short_text_scores(kept, counts, max_ngrams),
         np.array([model.labels.index(labels[index]) for index in answered], dtype=np.int64),
@@ -373,13 +373,7 @@ def render_frontier(rows: Sequence[FrontierRow]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    lines = [
-        "  ".join([line[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(line[1:], widths[1:]))])
-        for line in table
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return aligned_table(table, right_aligned=range(1, len(header)))
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -516,11 +510,20 @@ def render_table(measures: Sequence[Measure]) -> str:
         result = "" if measure.passed is None else ("PASS" if measure.passed else "FAIL")
         target = "" if measure.target is None else str(measure.target)
         rows.append((measure.name, str(measure.count), measure.formatted_value(), target, result))
+    return aligned_table(rows, right_aligned=range(1, 4))
+
+
+def aligned_table(rows: Sequence[Sequence[str]], right_aligned: range) -> str:
+    """``rows`` (the first a header) as plain text: each column as wide as its widest cell, those
+    in ``right_aligned`` flush right, the others flush left, and a rule under the header."""
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4])), row[4]]
-        lines.append("  ".join(cells).rstrip())
+    lines = [
+        "  ".join(
+            cell.rjust(width) if column in right_aligned else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
